@@ -1,0 +1,186 @@
+//! RSA private keys for balena-sign.
+//!
+//! Private-key operations run only in AWS-LC, a constant-time, audited C
+//! library, through `aws-lc-rs` for key generation and through `aws-lc-sys`
+//! for the PKCS#1 v1.5 block signature, which `aws-lc-rs` has no safe API
+//! for. The FFI lives in [`ffi`], the one module allowed to use `unsafe`.
+
+#![deny(unsafe_code)]
+
+mod ffi;
+
+use aws_lc_rs::encoding::AsDer;
+use balena_sign_formats::rsa_key::RsaPublicKey;
+use balena_sign_formats::{Signer, SignerError};
+
+/// RSA key sizes balena-sign generates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RsaKeySize {
+    Rsa2048,
+    Rsa4096,
+}
+
+impl RsaKeySize {
+    /// Maps a requested modulus length in bits to a supported size.
+    pub fn from_bits(bits: u32) -> Option<Self> {
+        match bits {
+            2048 => Some(Self::Rsa2048),
+            4096 => Some(Self::Rsa4096),
+            _ => None,
+        }
+    }
+
+    /// Modulus length in bits.
+    pub fn bits(self) -> u32 {
+        match self {
+            Self::Rsa2048 => 2048,
+            Self::Rsa4096 => 4096,
+        }
+    }
+}
+
+/// Why a key could not be generated or loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    #[error("RSA key generation failed")]
+    Generate,
+    #[error("the private key is not valid PEM: {0}")]
+    Pem(String),
+    #[error("the private key is not an RSA key that AWS-LC accepts")]
+    Parse,
+    #[error("the RSA key failed its consistency check")]
+    Inconsistent,
+    #[error("the public key could not be encoded: {0}")]
+    PublicKey(String),
+}
+
+/// An RSA private key held in AWS-LC memory.
+pub struct RsaPrivateKey {
+    key: ffi::RsaHandle,
+    public_key: RsaPublicKey,
+    spki_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for RsaPrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The private half never appears in debug output.
+        f.debug_struct("RsaPrivateKey")
+            .field("bits", &self.public_key.modulus_bits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RsaPrivateKey {
+    /// Generates a key with public exponent 65537 from the OS CSPRNG and
+    /// returns it with its PKCS#8 PEM (`BEGIN PRIVATE KEY`), the form
+    /// `openssl genrsa` and `openssl req -newkey` write.
+    pub fn generate(size: RsaKeySize) -> Result<(Self, String), KeyError> {
+        let aws_size = match size {
+            RsaKeySize::Rsa2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
+            RsaKeySize::Rsa4096 => aws_lc_rs::rsa::KeySize::Rsa4096,
+        };
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_size).map_err(|_| KeyError::Generate)?;
+        let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).map_err(|_| KeyError::Generate)?;
+
+        let key = Self::from_der(pkcs8.as_ref())?;
+        let pem = pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, pkcs8.as_ref())
+            .map_err(|err| KeyError::Pem(err.to_string()))?;
+        Ok((key, pem))
+    }
+
+    /// Loads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+    /// (`BEGIN RSA PRIVATE KEY`), unencrypted.
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|err| KeyError::Pem(err.to_string()))?;
+        if label != "PRIVATE KEY" && label != "RSA PRIVATE KEY" {
+            return Err(KeyError::Pem(format!("unexpected PEM label {label}")));
+        }
+        Self::from_der(&der)
+    }
+
+    /// Loads a DER private key, PKCS#8 or PKCS#1.
+    pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
+        let key = ffi::RsaHandle::from_private_der(der)?;
+        let (modulus, public_exponent) = key.public_components()?;
+        let public_key = RsaPublicKey {
+            modulus,
+            public_exponent,
+        };
+        let spki_der = public_key
+            .to_spki_der()
+            .map_err(|err| KeyError::PublicKey(err.to_string()))?;
+        Ok(Self {
+            key,
+            public_key,
+            spki_der,
+        })
+    }
+
+    /// The public key's modulus and exponent.
+    pub fn public_key(&self) -> &RsaPublicKey {
+        &self.public_key
+    }
+
+    /// The public key as PEM `SubjectPublicKeyInfo` (`BEGIN PUBLIC KEY`), as
+    /// `openssl rsa -pubout` writes it.
+    pub fn public_key_pem(&self) -> Result<String, KeyError> {
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der)
+            .map_err(|err| KeyError::PublicKey(err.to_string()))
+    }
+}
+
+impl Signer for RsaPrivateKey {
+    fn public_key_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    fn modulus_len(&self) -> usize {
+        self.key.modulus_len()
+    }
+
+    fn sign_pkcs1_raw(&self, data: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.key.sign_pkcs1(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+    use balena_sign_formats::HashAlgorithm;
+
+    #[test]
+    fn generated_key_signs_verifiable_sha256() {
+        let (key, pem) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert_eq!(key.modulus_len(), 256);
+
+        let message = b"balena";
+        let digest = HashAlgorithm::Sha256.digest(message);
+        let signature = key.sign_digest(HashAlgorithm::Sha256, &digest).unwrap();
+
+        let pkcs1 = key.public_key().to_pkcs1_der().unwrap();
+        let verifier = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1);
+        verifier.verify(message, &signature).unwrap();
+    }
+
+    #[test]
+    fn reloads_from_pem() {
+        let (key, pem) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let again = RsaPrivateKey::from_pem(&pem).unwrap();
+        assert_eq!(key.public_key(), again.public_key());
+    }
+
+    #[test]
+    fn rejects_oversized_raw_input() {
+        let (key, _) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let err = key.sign_pkcs1_raw(&[0u8; 250]).unwrap_err();
+        assert!(matches!(err, SignerError::InputTooLong { .. }));
+    }
+
+    #[test]
+    fn rejects_garbage_der() {
+        assert!(matches!(RsaPrivateKey::from_der(b"not a key"), Err(KeyError::Parse)));
+    }
+}

@@ -1,0 +1,17 @@
+//! Byte codecs for the signature formats balena-sign emits.
+//!
+//! Every module here turns typed values into bytes and back, with no I/O, no
+//! clock and no private key: signatures come from a [`Signer`], and times and
+//! serial numbers are parameters, so tests can pin them and compare the output
+//! byte for byte with the reference tools.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::indexing_slicing)]
+
+pub mod pkcs1;
+pub mod rpi_eeprom;
+pub mod rsa_key;
+pub mod signer;
+pub mod x509;
+
+pub use signer::{HashAlgorithm, Signer, SignerError};

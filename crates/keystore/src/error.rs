@@ -1,0 +1,43 @@
+use std::path::PathBuf;
+
+use crate::id::IdError;
+
+/// Failures of the key store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The named item does not exist; `kind` is what was looked up.
+    #[error("{kind} '{id}' not found")]
+    NotFound { kind: &'static str, id: String },
+    /// An item with that id exists already; the store never overwrites.
+    #[error("{kind} '{id}' already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+    #[error("invalid {kind} id: {source}")]
+    InvalidId {
+        kind: &'static str,
+        #[source]
+        source: IdError,
+    },
+    /// A path in the store is writable by group or others, or is not what
+    /// the store expects there.
+    #[error("unsafe key store: {path}: {reason}")]
+    Unsafe { path: PathBuf, reason: String },
+    /// A stored file could not be parsed.
+    #[error("corrupt key store file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
