@@ -1,1 +1,48 @@
-fn main() {}
+//! `balena-sign`: the signing server and its administration commands.
+
+#![forbid(unsafe_code)]
+
+mod api_key;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Signing server for balenaOS builds: keys are generated here and never leave.
+#[derive(Parser)]
+#[command(name = "balena-sign", version, about)]
+struct Cli {
+    /// Key store folder.
+    #[arg(long, env = "BALENASIGN_STORE", default_value = "./balena-sign-data", global = true)]
+    store: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Manage local API keys (used when FLEET_ID is not set).
+    #[command(subcommand)]
+    ApiKey(api_key::ApiKeyCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(&cli.store, args),
+        Command::ApiKey(command) => api_key::run(&cli.store, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -92,7 +92,8 @@ impl RsaPrivateKey {
     /// Loads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
     /// (`BEGIN RSA PRIVATE KEY`), unencrypted.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|err| KeyError::Pem(err.to_string()))?;
+        let (label, der) =
+            pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|err| KeyError::Pem(err.to_string()))?;
         if label != "PRIVATE KEY" && label != "RSA PRIVATE KEY" {
             return Err(KeyError::Pem(format!("unexpected PEM label {label}")));
         }

@@ -37,7 +37,10 @@ impl RsaPublicKey {
     pub fn from_spki_der(spki_der: &[u8]) -> Result<Self, RsaKeyError> {
         let spki = SubjectPublicKeyInfoOwned::from_der(spki_der).map_err(|err| RsaKeyError(err.to_string()))?;
         if spki.algorithm.oid != RSA_ENCRYPTION {
-            return Err(RsaKeyError(format!("algorithm {} is not rsaEncryption", spki.algorithm.oid)));
+            return Err(RsaKeyError(format!(
+                "algorithm {} is not rsaEncryption",
+                spki.algorithm.oid
+            )));
         }
         let bits = spki
             .subject_public_key

@@ -28,4 +28,4 @@ pub use certs::CertStore;
 pub use error::StoreError;
 pub use id::{validate_id, IdError, MAX_ID_LEN};
 pub use rsa::RsaKeyStore;
-pub use store::{Store, FOLDER_MODE, FILE_MODE};
+pub use store::{Store, FILE_MODE, FOLDER_MODE};

@@ -81,7 +81,8 @@ impl RsaKeyStore {
                 id: id.to_owned(),
             });
         }
-        self.signers.load(&self.store.path(folder(id).join(PRIVATE_FILE)), KIND, id)
+        self.signers
+            .load(&self.store.path(folder(id).join(PRIVATE_FILE)), KIND, id)
     }
 }
 

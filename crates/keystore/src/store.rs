@@ -61,7 +61,12 @@ impl Store {
 
     /// Creates the folder `relative` and fails with `AlreadyExists` when it
     /// exists; the exclusive `mkdir` claims the name for one caller.
-    pub fn create_folder_new(&self, relative: impl AsRef<Path>, kind: &'static str, id: &str) -> Result<PathBuf, StoreError> {
+    pub fn create_folder_new(
+        &self,
+        relative: impl AsRef<Path>,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<PathBuf, StoreError> {
         let path = self.path(relative);
         if let Some(parent) = path.parent() {
             DirBuilder::new()
@@ -177,6 +182,13 @@ impl Store {
         }
     }
 
+    /// Creates and removes a temporary file in the root, proving the store
+    /// is writable.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        let temp = write_temp_file(&self.root, b"")?;
+        fs::remove_file(&temp).map_err(|err| StoreError::io(&temp, err))
+    }
+
     fn remove_stale_temp_files(&self) -> Result<(), StoreError> {
         let mut folders = vec![self.root.clone()];
         while let Some(folder) = folders.pop() {
@@ -205,7 +217,12 @@ fn write_temp_file(folder: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         getrandom::fill(&mut random).map_err(|err| StoreError::io(folder, std::io::Error::other(err.to_string())))?;
         let path = folder.join(format!("{TEMP_PREFIX}{}", hex::encode(random)));
 
-        let mut file = match OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(&path) {
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&path)
+        {
             Ok(file) => file,
             Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(StoreError::io(&path, err)),
@@ -242,7 +259,9 @@ mod tests {
     fn creates_files_and_folders_private() {
         let temp = tempfile::tempdir().unwrap();
         let store = Store::open(temp.path().join("store")).unwrap();
-        store.create_file_new("x509/a.crt", b"data", "certificate", "a").unwrap();
+        store
+            .create_file_new("x509/a.crt", b"data", "certificate", "a")
+            .unwrap();
 
         assert_eq!(mode(store.root()), FOLDER_MODE);
         assert_eq!(mode(&store.path("x509")), FOLDER_MODE);
@@ -270,7 +289,11 @@ mod tests {
             let handles: Vec<_> = (0..16)
                 .map(|i| {
                     let store = store.clone();
-                    scope.spawn(move || store.create_file_new("x", format!("{i}").as_bytes(), "file", "x").is_ok())
+                    scope.spawn(move || {
+                        store
+                            .create_file_new("x", format!("{i}").as_bytes(), "file", "x")
+                            .is_ok()
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| usize::from(h.join().unwrap())).sum()

@@ -1,1 +1,62 @@
+//! balena-sign operations, independent of HTTP: create keys, sign with them.
+//!
+//! Requests arrive as checked command types (each `new` validates its
+//! fields and names the one that is wrong), so the operations below only deal
+//! with valid input. Time comes from a [`Clock`], so tests can pin it.
 
+#![forbid(unsafe_code)]
+
+mod certificates;
+mod clock;
+mod error;
+mod rpi;
+
+use std::sync::Arc;
+
+use balena_sign_keystore::{CertStore, RsaKeyStore, Store};
+
+pub use certificates::{CreateCertificate, DEFAULT_DAYS, DEFAULT_KEY_BITS};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::ServiceError;
+pub use rpi::RPI_KEY_BITS;
+
+/// The signing service over one key store.
+pub struct Service {
+    store: Store,
+    certificates: CertStore,
+    rsa_keys: RsaKeyStore,
+    clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            certificates: CertStore::new(store.clone()),
+            rsa_keys: RsaKeyStore::new(store.clone()),
+            store,
+            clock,
+        }
+    }
+
+    /// The key store this service works on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Checks an id from a request field.
+pub(crate) fn check_id(field: &'static str, id: &str) -> Result<(), ServiceError> {
+    balena_sign_keystore::validate_id(id).map_err(|err| ServiceError::InvalidField {
+        field,
+        reason: err.to_string(),
+    })
+}
+
+impl Service {
+    /// Checks that the key store can be listed and written.
+    pub fn check_store(&self) -> Result<(), ServiceError> {
+        self.store.list("")?;
+        self.store.probe_write()?;
+        Ok(())
+    }
+}

@@ -134,8 +134,8 @@ fn ca_extensions(subject: &Name, key_id: &[u8]) -> Result<Vec<Extension>, Certif
 /// Encodes a Unix time as RFC 5280 §4.1.2.5 asks: UTCTime through 2049,
 /// GeneralizedTime from 2050.
 fn x509_time(unix_seconds: u64) -> Result<Time, CertificateError> {
-    let date_time =
-        DateTime::from_unix_duration(Duration::from_secs(unix_seconds)).map_err(|_| CertificateError::ValidityOutOfRange)?;
+    let date_time = DateTime::from_unix_duration(Duration::from_secs(unix_seconds))
+        .map_err(|_| CertificateError::ValidityOutOfRange)?;
     if unix_seconds < GENERALIZED_TIME_FROM {
         Ok(Time::UtcTime(UtcTime::from_date_time(date_time)?))
     } else {

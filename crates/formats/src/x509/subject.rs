@@ -106,17 +106,66 @@ const ATTRIBUTE_TYPES: &[AttributeType] = &[
     attribute("SN", "surname", "2.5.4.4", StringKind::Directory, 1, UB_NAME),
     attribute("GN", "givenName", "2.5.4.42", StringKind::Directory, 1, UB_NAME),
     attribute("initials", "initials", "2.5.4.43", StringKind::Directory, 1, UB_NAME),
-    attribute("generationQualifier", "generationQualifier", "2.5.4.44", StringKind::Directory, 1, UB_NAME),
+    attribute(
+        "generationQualifier",
+        "generationQualifier",
+        "2.5.4.44",
+        StringKind::Directory,
+        1,
+        UB_NAME,
+    ),
     attribute("serialNumber", "serialNumber", "2.5.4.5", StringKind::Printable, 1, 64),
-    attribute("dnQualifier", "dnQualifier", "2.5.4.46", StringKind::Printable, 1, UB_NAME),
+    attribute(
+        "dnQualifier",
+        "dnQualifier",
+        "2.5.4.46",
+        StringKind::Printable,
+        1,
+        UB_NAME,
+    ),
     attribute("name", "name", "2.5.4.41", StringKind::Directory, 1, UB_NAME),
     attribute("pseudonym", "pseudonym", "2.5.4.65", StringKind::Directory, 1, UB_NAME),
     attribute("postalCode", "postalCode", "2.5.4.17", StringKind::Directory, 1, 40),
-    attribute("businessCategory", "businessCategory", "2.5.4.15", StringKind::Directory, 1, UB_NAME),
-    attribute("description", "description", "2.5.4.13", StringKind::Directory, 1, UB_NAME),
-    attribute("DC", "domainComponent", "0.9.2342.19200300.100.1.25", StringKind::Ia5, 1, UB_NAME),
-    attribute("UID", "userId", "0.9.2342.19200300.100.1.1", StringKind::Directory, 1, UB_NAME),
-    attribute("emailAddress", "emailAddress", "1.2.840.113549.1.9.1", StringKind::Ia5, 1, 128),
+    attribute(
+        "businessCategory",
+        "businessCategory",
+        "2.5.4.15",
+        StringKind::Directory,
+        1,
+        UB_NAME,
+    ),
+    attribute(
+        "description",
+        "description",
+        "2.5.4.13",
+        StringKind::Directory,
+        1,
+        UB_NAME,
+    ),
+    attribute(
+        "DC",
+        "domainComponent",
+        "0.9.2342.19200300.100.1.25",
+        StringKind::Ia5,
+        1,
+        UB_NAME,
+    ),
+    attribute(
+        "UID",
+        "userId",
+        "0.9.2342.19200300.100.1.1",
+        StringKind::Directory,
+        1,
+        UB_NAME,
+    ),
+    attribute(
+        "emailAddress",
+        "emailAddress",
+        "1.2.840.113549.1.9.1",
+        StringKind::Ia5,
+        1,
+        128,
+    ),
 ];
 
 /// Attribute found in the subject string, before encoding.
@@ -178,7 +227,11 @@ fn split_attributes(subject: &str) -> Result<Vec<ParsedAttribute>, SubjectError>
             match c {
                 '\\' => {
                     let escaped = chars.next().ok_or(SubjectError::TrailingEscape)?;
-                    if in_value { value.push(escaped) } else { name.push(escaped) }
+                    if in_value {
+                        value.push(escaped)
+                    } else {
+                        name.push(escaped)
+                    }
                 }
                 '=' if !in_value => in_value = true,
                 '/' | '+' if in_value => {
@@ -195,9 +248,15 @@ fn split_attributes(subject: &str) -> Result<Vec<ParsedAttribute>, SubjectError>
             break;
         }
         if !in_value {
-            return Err(SubjectError::MissingEquals { index: attributes.len() + 1 });
+            return Err(SubjectError::MissingEquals {
+                index: attributes.len() + 1,
+            });
         }
-        attributes.push(ParsedAttribute { name, value, joins_previous });
+        attributes.push(ParsedAttribute {
+            name,
+            value,
+            joins_previous,
+        });
         joins_previous = separator == Some('+');
         if separator.is_none() {
             break;
@@ -211,13 +270,19 @@ fn encode_attribute(parsed: &ParsedAttribute) -> Result<AttributeTypeAndValue, S
         Some(known) => (known.oid, known.kind, known.min_chars, known.max_chars),
         None => match ObjectIdentifier::new(&parsed.name) {
             Ok(oid) if parsed.name.contains('.') => (oid, StringKind::Directory, 1, UB_NAME),
-            _ => return Err(SubjectError::UnknownAttribute { name: parsed.name.clone() }),
+            _ => {
+                return Err(SubjectError::UnknownAttribute {
+                    name: parsed.name.clone(),
+                })
+            }
         },
     };
 
     let value = parsed.value.as_str();
     if value.is_empty() {
-        return Err(SubjectError::EmptyValue { name: parsed.name.clone() });
+        return Err(SubjectError::EmptyValue {
+            name: parsed.name.clone(),
+        });
     }
     let chars = value.chars().count();
     if chars < min_chars || chars > max_chars {

@@ -1,0 +1,155 @@
+//! `balena-sign serve`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use balena_sign_auth::{Authenticator, BalenaCloud, LocalApiKeys};
+use balena_sign_keystore::{Store, StoreError};
+use balena_sign_server::{AppState, DEFAULT_MAX_BODY};
+use balena_sign_service::{Service, SystemClock};
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::config;
+
+/// File in the store that receives the first API key of a new store.
+const INITIAL_API_KEY_FILE: &str = "initial-api-key";
+
+/// Name of the first API key.
+const INITIAL_API_KEY_NAME: &str = "initial";
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "BALENASIGN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Largest request body accepted, in bytes or with a KiB, MiB or GiB suffix; larger bodies get 413.
+    #[arg(long, env = "BALENASIGN_MAX_BODY", default_value_t = DEFAULT_MAX_BODY, value_parser = config::parse_size)]
+    max_body: usize,
+
+    /// Log format on standard error.
+    #[arg(long, env = "BALENASIGN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+pub(crate) fn run(store_path: &Path, args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+
+    let cloud = config::balena_cloud_from_env()?;
+    let store = Store::open(store_path).with_context(|| format!("cannot open key store {}", store_path.display()))?;
+
+    let auth = match cloud {
+        Some(config) => {
+            tracing::info!(fleet_id = config.fleet_id(), "API keys are checked against balenaCloud");
+            Authenticator::BalenaCloud(BalenaCloud::new(config)?)
+        }
+        None => {
+            let keys = LocalApiKeys::new(store.clone());
+            ensure_initial_api_key(&store, &keys)?;
+            tracing::info!("API keys are local; manage them with `balena-sign api-key`");
+            Authenticator::Local(keys)
+        }
+    };
+
+    let state = AppState {
+        service: Arc::new(Service::new(store.clone(), Arc::new(SystemClock))),
+        auth: Arc::new(auth),
+        max_body: args.max_body,
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr().context("cannot read the listening address")?;
+        tracing::info!(%address, store = %store.root().display(), max_body = args.max_body, "listening");
+
+        balena_sign_server::serve(listener, balena_sign_server::router(state), shutdown_signal())
+            .await
+            .context("server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// On a store without keys, creates one and writes it to a 0600 file in the
+/// store; the log names the file, never the key.
+fn ensure_initial_api_key(store: &Store, keys: &LocalApiKeys) -> anyhow::Result<()> {
+    if !keys.is_empty().context("cannot read API keys")? {
+        return Ok(());
+    }
+
+    // A file left from an earlier initial key holds a key that no longer
+    // exists; replace it.
+    store.remove_file(INITIAL_API_KEY_FILE)?;
+    let _ = keys.revoke(INITIAL_API_KEY_NAME);
+
+    let api_key = keys
+        .create(INITIAL_API_KEY_NAME)
+        .context("cannot create the initial API key")?;
+    match store.create_file_new(
+        INITIAL_API_KEY_FILE,
+        format!("{api_key}\n").as_bytes(),
+        "file",
+        INITIAL_API_KEY_FILE,
+    ) {
+        Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+        Err(err) => return Err(err).context("cannot write the initial API key"),
+    }
+    tracing::warn!(
+        path = %store.path(INITIAL_API_KEY_FILE).display(),
+        "created the initial API key; read it from this file, then delete the file"
+    );
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, stopping"),
+        () = terminate => tracing::info!("SIGTERM received, stopping"),
+    }
+}

@@ -1,0 +1,15 @@
+//! Endpoint handlers, one module per API area.
+
+pub(crate) mod certificates;
+pub(crate) mod health;
+pub(crate) mod rpi;
+
+use crate::error::ApiError;
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,56 @@
+//! `/rsa/...`: Raspberry Pi secure-boot keys and digest files.
+
+use std::borrow::Cow;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::json::{decode_base64, encode_base64, JsonBody};
+use crate::AppState;
+
+/// `GET /rsa/keys`: ids of all keys.
+pub(crate) async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let keys = state.run(|service| Ok(service.rsa_key_ids()?)).await?;
+    Ok(Json(json!({ "keys": keys })))
+}
+
+/// `GET /rsa/key/{id}`: the PEM public key.
+pub(crate) async fn public_key(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let key = state.run(move |service| Ok(service.rsa_public_key(&id)?)).await?;
+    Ok(Json(json!({ "key": key })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyRequest {}
+
+/// `POST /rsa/key`: a new RSA-2048 key; answers its id as `fingerprint`.
+pub(crate) async fn create_key(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+    let CreateKeyRequest {} = body.parse()?;
+    let id = state.run(|service| Ok(service.create_rsa_key()?)).await?;
+    Ok(Json(json!({ "fingerprint": id })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignRequest<'a> {
+    key_id: String,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
+}
+
+/// `POST /rsa/sign`: the rpi-eeprom digest file for the payload, base64.
+pub(crate) async fn sign(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+    let request: SignRequest<'_> = body.parse()?;
+    let payload = decode_base64("payload", &request.payload)?;
+    let key_id = request.key_id;
+    drop(body);
+
+    let digest_file = state
+        .run(move |service| Ok(service.rsa_sign(&key_id, &payload)?))
+        .await?;
+    Ok(Json(json!({ "signature": encode_base64(digest_file.as_bytes()) })))
+}
