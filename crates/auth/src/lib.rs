@@ -1,4 +1,4 @@
-//! Who may call the signing endpoints.
+//! Authentication of callers of the signing endpoints.
 //!
 //! Two modes, chosen at startup:
 //! - local: API keys made with `balena-sign api-key create`, stored in the
@@ -21,7 +21,7 @@ pub struct Caller {
     pub identity: String,
 }
 
-/// Why a request was not authenticated.
+/// Reason a request was not authenticated.
 #[derive(Debug, thiserror::Error)]
 // Exhaustive on purpose: the HTTP layer maps every variant explicitly.
 pub enum AuthError {
@@ -29,8 +29,8 @@ pub enum AuthError {
     Missing,
     #[error("invalid API key")]
     Rejected,
-    /// The balenaCloud API could not answer; the key is neither accepted nor
-    /// rejected.
+    /// The balenaCloud API did not respond usefully, so the key is neither
+    /// accepted nor rejected.
     #[error("cannot check the API key: {0}")]
     Unavailable(String),
 }

@@ -49,7 +49,7 @@ pub(crate) fn parse_size(text: &str) -> anyhow::Result<usize> {
         .with_context(|| format!("size {text:?} is too large"))
 }
 
-/// A variable's value, with empty treated as unset.
+/// Reads an environment variable, treating an empty value as unset.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }

@@ -94,8 +94,8 @@ fn ensure_initial_api_key(store: &Store, keys: &LocalApiKeys) -> anyhow::Result<
         return Ok(());
     }
 
-    // A file left from an earlier initial key holds a key that no longer
-    // exists; replace it.
+    // A file left from an earlier initial key contains a key that no longer
+    // exists, so replace it.
     store.remove_file(INITIAL_API_KEY_FILE)?;
     let _ = keys.revoke(INITIAL_API_KEY_NAME);
 

@@ -39,7 +39,7 @@ impl RsaKeySize {
     }
 }
 
-/// Why a key could not be generated or loaded.
+/// Error generating or loading a key.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -118,13 +118,13 @@ impl RsaPrivateKey {
         })
     }
 
-    /// The public key's modulus and exponent.
+    /// Returns the public key's modulus and exponent.
     pub fn public_key(&self) -> &RsaPublicKey {
         &self.public_key
     }
 
-    /// The public key as PEM `SubjectPublicKeyInfo` (`BEGIN PUBLIC KEY`), as
-    /// `openssl rsa -pubout` writes it.
+    /// Encodes the public key as PEM `SubjectPublicKeyInfo` (`BEGIN PUBLIC
+    /// KEY`), as `openssl rsa -pubout` writes it.
     pub fn public_key_pem(&self) -> Result<String, KeyError> {
         pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der)
             .map_err(|err| KeyError::PublicKey(err.to_string()))

@@ -27,7 +27,7 @@ pub struct RsaPublicKey {
     pub public_exponent: Vec<u8>,
 }
 
-/// Why a public key could not be read or written.
+/// Error reading or writing a public key.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid RSA public key: {0}")]
 pub struct RsaKeyError(String);

@@ -60,7 +60,7 @@ impl CertStore {
         validate_id(cert_id).is_ok() && self.store.exists(cert_path(cert_id))
     }
 
-    /// The PEM certificate.
+    /// Reads the PEM certificate.
     pub fn certificate_pem(&self, cert_id: &str) -> Result<String, StoreError> {
         check_id(cert_id)?;
         let bytes = self.store.read(cert_path(cert_id), KIND, cert_id)?;
@@ -70,7 +70,7 @@ impl CertStore {
         })
     }
 
-    /// The certificate's private key, for signing.
+    /// Loads the certificate's private key for signing.
     pub fn signer(&self, cert_id: &str) -> Result<Arc<RsaPrivateKey>, StoreError> {
         check_id(cert_id)?;
         if !self.store.exists(cert_path(cert_id)) {

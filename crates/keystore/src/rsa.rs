@@ -62,7 +62,7 @@ impl RsaKeyStore {
             .collect())
     }
 
-    /// The PEM public key.
+    /// Reads the PEM public key.
     pub fn public_pem(&self, id: &str) -> Result<String, StoreError> {
         check_id(id)?;
         let bytes = self.store.read(folder(id).join(PUBLIC_FILE), KIND, id)?;
@@ -72,7 +72,7 @@ impl RsaKeyStore {
         })
     }
 
-    /// The private key, for signing.
+    /// Loads the private key for signing.
     pub fn signer(&self, id: &str) -> Result<Arc<RsaPrivateKey>, StoreError> {
         check_id(id)?;
         if !self.store.exists(folder(id).join(PUBLIC_FILE)) {

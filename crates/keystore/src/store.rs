@@ -38,7 +38,7 @@ impl Store {
         Ok(store)
     }
 
-    /// The store's root folder.
+    /// Returns the store's root folder.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -236,7 +236,7 @@ fn write_temp_file(folder: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
     }
 }
 
-/// Syncs the folder that holds `path`, so a new name survives a crash.
+/// Syncs the folder that contains `path`, so a new name survives a crash.
 fn sync_parent(path: &Path) -> Result<(), StoreError> {
     let Some(parent) = path.parent() else {
         return Ok(());

@@ -1,6 +1,6 @@
 //! The one place where failures become HTTP responses.
 //!
-//! Every error answers with `{"error": "...", "code": "..."}` and, when a
+//! Every error responds with `{"error": "...", "code": "..."}` and, when a
 //! request field is at fault, `"field"`. Internal failures are logged with
 //! their detail where they are converted; the client gets a short message with
 //! the request id and never a path, key or secret.
@@ -12,11 +12,11 @@ use balena_sign_auth::AuthError;
 use balena_sign_service::ServiceError;
 use serde_json::json;
 
-/// Longest error message sent to a client, so that a huge invalid input is
-/// never echoed back.
+/// Maximum length of an error message sent to a client, so that a huge
+/// invalid input is not echoed back.
 const MAX_MESSAGE_LEN: usize = 512;
 
-/// An error answer of the API.
+/// An error response of the API.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ApiError {

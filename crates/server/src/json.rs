@@ -100,7 +100,7 @@ fn without_position(err: &serde_json::Error) -> String {
     }
 }
 
-/// The field name in serde's "missing field `name`" message.
+/// Extracts the field name from serde's "missing field `name`" message.
 fn missing_field(reason: &str) -> Option<String> {
     let name = reason.strip_prefix("missing field `")?.strip_suffix('`')?;
     Some(name.to_owned())

@@ -29,7 +29,7 @@ pub use middleware::RequestId;
 /// in base64 inside JSON several times over.
 pub const DEFAULT_MAX_BODY: usize = 512 * 1024 * 1024;
 
-/// What every handler can reach.
+/// Shared state of all handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,

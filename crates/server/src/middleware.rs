@@ -17,7 +17,7 @@ pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-requ
 /// Header with the caller's API key.
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
-/// Longest client-supplied request id that is kept.
+/// Maximum length of a client-supplied request id that is kept.
 const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// The id of the current request, as logged and returned in `x-request-id`.

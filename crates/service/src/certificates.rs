@@ -106,7 +106,7 @@ impl Service {
         Ok(cert_pem)
     }
 
-    /// The PEM certificate `cert_id`.
+    /// Returns the PEM certificate `cert_id`.
     pub fn certificate(&self, cert_id: &str) -> Result<String, ServiceError> {
         check_id("cert_id", cert_id)?;
         Ok(self.certificates.certificate_pem(cert_id)?)

@@ -30,7 +30,7 @@ impl Service {
         Ok(self.rsa_keys.list()?)
     }
 
-    /// The PEM public key of RSA key `id`.
+    /// Returns the PEM public key of RSA key `id`.
     pub fn rsa_public_key(&self, id: &str) -> Result<String, ServiceError> {
         check_id("id", id)?;
         Ok(self.rsa_keys.public_pem(id)?)

@@ -115,7 +115,7 @@ fn cloud_server(mock: &MockBalena, fleet_id: &str) -> Server {
 }
 
 #[test]
-fn cloud_key_with_fleet_access_is_accepted_and_cached() {
+fn cloud_fleet_key_accepted_and_cached() {
     let mock = MockBalena::start();
     let server = cloud_server(&mock, mock_balena::FLEET_ID);
     assert!(!server.store.join("initial-api-key").exists());

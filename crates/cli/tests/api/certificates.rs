@@ -19,8 +19,8 @@ fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
     name.to_owned()
 }
 
-/// The parts of `openssl x509 -text` that do not depend on the key, serial
-/// or time.
+/// Returns the lines of `openssl x509 -text` that do not depend on the key,
+/// serial or time.
 fn layout(dir: &Path, cert: &str) -> Vec<String> {
     let text = run(
         dir,

@@ -62,7 +62,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The `error` message of an error reply.
+    /// Returns the `error` message of an error reply.
     pub fn error(&self) -> &str {
         self.json["error"].as_str().unwrap_or("")
     }
@@ -227,7 +227,8 @@ fn reply(response: reqwest::blocking::Response) -> Reply {
     Reply { status, json, headers }
 }
 
-/// Every file under `root` with its contents, for "store unchanged" checks.
+/// Reads every file under `root` with its contents, for "store unchanged"
+/// checks.
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut pending = vec![root.to_path_buf()];

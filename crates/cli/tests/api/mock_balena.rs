@@ -1,5 +1,5 @@
-//! A stand-in for the balenaCloud API on loopback: answers
-//! `GET /v7/application(<id>)?$select=id,app_name` as balenaCloud does for
+//! A stand-in for the balenaCloud API on loopback. It responds to
+//! `GET /v7/application(<id>)?$select=id,app_name` as balenaCloud does, for
 //! a few fixed API keys.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-/// The fleet the mock knows.
+/// The only fleet in the mock.
 pub const FLEET_ID: &str = "1234";
 
 /// A key that can read the fleet.
@@ -69,7 +69,7 @@ impl MockBalena {
         }
     }
 
-    /// Number of requests the mock has answered.
+    /// Returns the number of requests the mock has received.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }

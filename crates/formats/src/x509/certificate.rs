@@ -8,9 +8,8 @@
 //! ```
 //!
 //! The key identifier is the SHA-1 of the `subjectPublicKey` BIT STRING
-//! contents (RFC 5280 §4.2.1.2, method 1); kernels and device firmware check
-//! that the subject key identifier of a module-signing certificate is exactly
-//! that value.
+//! contents (RFC 5280 §4.2.1.2, method 1). Devices check that the subject key
+//! identifier of a module-signing certificate is exactly that value.
 
 use std::time::Duration;
 
@@ -38,7 +37,7 @@ const SHA256_WITH_RSA_ENCRYPTION: const_oid::ObjectIdentifier = const_oid::db::r
 /// (2050-01-01T00:00:00Z); earlier times are UTCTime.
 const GENERALIZED_TIME_FROM: u64 = 2_524_608_000;
 
-/// What to put into a new self-signed certificate.
+/// Contents of a new self-signed certificate.
 #[derive(Clone, Debug)]
 pub struct CertificateParams {
     pub subject: Name,
@@ -50,7 +49,7 @@ pub struct CertificateParams {
     pub not_after: u64,
 }
 
-/// Why a certificate could not be built.
+/// Error building a certificate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertificateError {
@@ -109,7 +108,7 @@ fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
 }
 
-/// The three `v3_ca` extensions, in the order OpenSSL 3.0 writes them.
+/// Builds the three `v3_ca` extensions, in the order OpenSSL 3.0 writes them.
 fn ca_extensions(subject: &Name, key_id: &[u8]) -> Result<Vec<Extension>, CertificateError> {
     let subject_key_id = SubjectKeyIdentifier(OctetString::new(key_id)?);
     let authority_key_id = AuthorityKeyIdentifier {
@@ -131,7 +130,7 @@ fn ca_extensions(subject: &Name, key_id: &[u8]) -> Result<Vec<Extension>, Certif
     ])
 }
 
-/// Encodes a Unix time as RFC 5280 §4.1.2.5 asks: UTCTime through 2049,
+/// Encodes a Unix time as RFC 5280 §4.1.2.5 requires: UTCTime through 2049,
 /// GeneralizedTime from 2050.
 fn x509_time(unix_seconds: u64) -> Result<Time, CertificateError> {
     let date_time = DateTime::from_unix_duration(Duration::from_secs(unix_seconds))

@@ -19,7 +19,7 @@ use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 /// Maximum subject length in bytes; longer input is rejected before parsing.
 pub const MAX_SUBJECT_LEN: usize = 4096;
 
-/// Why a subject string was rejected.
+/// Reason a subject string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubjectError {
@@ -61,9 +61,9 @@ enum StringKind {
     Ia5,
 }
 
-/// An attribute type OpenSSL knows by name, with the size bounds from the
-/// ASN.1 upper bounds in RFC 5280 Appendix A that OpenSSL enforces
-/// (`crypto/asn1/tbl_standard.h`).
+/// An attribute type that OpenSSL accepts by name, with the size bounds that
+/// OpenSSL enforces (`crypto/asn1/tbl_standard.h`), taken from the ASN.1
+/// upper bounds in RFC 5280 Appendix A.
 struct AttributeType {
     short_name: &'static str,
     long_name: &'static str,
@@ -326,7 +326,7 @@ fn lookup_attribute(name: &str) -> Option<&'static AttributeType> {
         .find(|known| known.short_name == name || known.long_name == name)
 }
 
-/// The PrintableString alphabet of X.680 §41.4.
+/// Returns true for characters of the PrintableString alphabet (X.680 §41.4).
 fn is_printable_string_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " '()+,-./:=?".contains(c)
 }
