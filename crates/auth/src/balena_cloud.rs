@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::{key_hash, AuthError, Caller};
+use crate::{key_hash, AuthError, Caller, Limits};
 
 /// API host used when neither `BALENA_API_URL` nor `BALENA_API_DOMAIN` is set.
 pub const DEFAULT_API_DOMAIN: &str = "api.balena-cloud.com";
@@ -46,6 +46,7 @@ pub struct BalenaCloudConfig {
     fleet_id: u64,
     base_url: reqwest::Url,
     cache_ttl: Duration,
+    limits: Limits,
 }
 
 impl BalenaCloudConfig {
@@ -82,7 +83,14 @@ impl BalenaCloudConfig {
             fleet_id,
             base_url,
             cache_ttl: Duration::from_secs(cache_seconds),
+            limits: Limits::default(),
         })
+    }
+
+    /// Limits every key of the fleet to `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The fleet whose readers may sign.
@@ -120,6 +128,7 @@ impl BalenaCloud {
         let hash = key_hash(api_key);
         let caller = Caller {
             identity: format!("balena-cloud:{}", &hex::encode(hash)[..IDENTITY_HASH_DIGITS]),
+            limits: self.config.limits.clone(),
         };
         if self.is_cached(&hash) {
             return Ok(caller);

@@ -9,9 +9,11 @@
 #![forbid(unsafe_code)]
 
 mod balena_cloud;
+mod limits;
 mod local;
 
 pub use balena_cloud::{BalenaCloud, BalenaCloudConfig, ConfigError, DEFAULT_API_DOMAIN, DEFAULT_CACHE_SECONDS};
+pub use limits::{matches_pattern, Denied, KeyScope, Limits, Permission};
 pub use local::{ApiKeyRecord, LocalApiKeys, API_KEYS_FOLDER};
 
 /// An authenticated caller, as recorded in logs.
@@ -19,6 +21,18 @@ pub use local::{ApiKeyRecord, LocalApiKeys, API_KEYS_FOLDER};
 pub struct Caller {
     /// Local API key name, or `balena-cloud:<key hash prefix>`.
     pub identity: String,
+    /// What this caller may do.
+    pub limits: Limits,
+}
+
+impl Caller {
+    /// A caller with no limits, for the command line and tests.
+    pub fn operator(identity: impl Into<String>) -> Self {
+        Self {
+            identity: identity.into(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// Reason a request was not authenticated.

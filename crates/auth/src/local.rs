@@ -13,7 +13,7 @@ use balena_sign_keystore::{validate_id, Store, StoreError};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::{key_hash, AuthError, Caller};
+use crate::{key_hash, AuthError, Caller, Limits};
 
 /// Folder of API key records inside the store.
 pub const API_KEYS_FOLDER: &str = "api-keys";
@@ -35,13 +35,28 @@ pub struct ApiKeyRecord {
     pub sha256: String,
     /// Creation time, RFC 3339 UTC.
     pub created: String,
+    /// Operations and keys the key is limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<crate::Permission>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+}
+
+impl ApiKeyRecord {
+    /// The key's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            allow: self.allow.clone(),
+            keys: self.keys.clone(),
+        }
+    }
 }
 
 /// Keys by hash, valid while the folder's modification time is unchanged.
 #[derive(Default)]
 struct KeyIndex {
     folder_stamp: Option<(u64, i64, i64)>,
-    names_by_hash: HashMap<[u8; 32], String>,
+    callers_by_hash: HashMap<[u8; 32], Caller>,
 }
 
 /// The local API keys of a store.
@@ -58,8 +73,9 @@ impl LocalApiKeys {
         }
     }
 
-    /// Creates a key named `name` and returns it; only its hash is stored.
-    pub fn create(&self, name: &str) -> Result<String, StoreError> {
+    /// Creates a key named `name` with `limits` and returns it; only its
+    /// hash is stored.
+    pub fn create(&self, name: &str, limits: &Limits) -> Result<String, StoreError> {
         validate_id(name).map_err(|source| StoreError::InvalidId { kind: KIND, source })?;
 
         let mut random = [0u8; KEY_RANDOM_LEN];
@@ -74,6 +90,8 @@ impl LocalApiKeys {
             name: name.to_owned(),
             sha256: hex::encode(key_hash(&api_key)),
             created: now_rfc3339(),
+            allow: limits.allow.clone(),
+            keys: limits.keys.clone(),
         };
         let json = serde_json::to_vec_pretty(&record).map_err(|err| StoreError::io(self.store.root(), err.into()))?;
         self.store.create_file_new(record_path(name), &json, KIND, name)?;
@@ -117,10 +135,7 @@ impl LocalApiKeys {
             .map_err(|_| AuthError::Unavailable("API key index lock poisoned".into()))?;
         self.refresh(&mut index)
             .map_err(|err| AuthError::Unavailable(err.to_string()))?;
-        match index.names_by_hash.get(&hash) {
-            Some(name) => Ok(Caller { identity: name.clone() }),
-            None => Err(AuthError::Rejected),
-        }
+        index.callers_by_hash.get(&hash).cloned().ok_or(AuthError::Rejected)
     }
 
     /// Rereads the records when the folder changed since the last read.
@@ -135,17 +150,21 @@ impl LocalApiKeys {
             return Ok(());
         }
 
-        let mut names_by_hash = HashMap::new();
+        let mut callers_by_hash = HashMap::new();
         for record in self.list()? {
             let mut hash = [0u8; 32];
             match hex::decode_to_slice(&record.sha256, &mut hash) {
                 Ok(()) => {
-                    names_by_hash.insert(hash, record.name);
+                    let caller = Caller {
+                        identity: record.name.clone(),
+                        limits: record.limits(),
+                    };
+                    callers_by_hash.insert(hash, caller);
                 }
                 Err(_) => tracing::error!(name = %record.name, "ignoring API key record with a malformed sha256"),
             }
         }
-        index.names_by_hash = names_by_hash;
+        index.callers_by_hash = callers_by_hash;
         index.folder_stamp = stamp;
         Ok(())
     }
@@ -177,7 +196,7 @@ mod tests {
     fn created_key_authenticates_until_revoked() {
         let temp = tempfile::tempdir().unwrap();
         let keys = LocalApiKeys::new(Store::open(temp.path()).unwrap());
-        let key = keys.create("ci").unwrap();
+        let key = keys.create("ci", &Limits::default()).unwrap();
         assert!(key.starts_with(KEY_PREFIX));
 
         assert_eq!(keys.authenticate(&key).unwrap().identity, "ci");
@@ -191,7 +210,7 @@ mod tests {
     fn stores_only_the_hash() {
         let temp = tempfile::tempdir().unwrap();
         let keys = LocalApiKeys::new(Store::open(temp.path()).unwrap());
-        let key = keys.create("ci").unwrap();
+        let key = keys.create("ci", &Limits::default()).unwrap();
         let stored = fs::read_to_string(temp.path().join("api-keys/ci.json")).unwrap();
         assert!(!stored.contains(&key));
         assert!(stored.contains(&hex::encode(key_hash(&key))));
@@ -201,7 +220,10 @@ mod tests {
     fn duplicate_name_is_rejected() {
         let temp = tempfile::tempdir().unwrap();
         let keys = LocalApiKeys::new(Store::open(temp.path()).unwrap());
-        keys.create("ci").unwrap();
-        assert!(matches!(keys.create("ci"), Err(StoreError::AlreadyExists { .. })));
+        keys.create("ci", &Limits::default()).unwrap();
+        assert!(matches!(
+            keys.create("ci", &Limits::default()),
+            Err(StoreError::AlreadyExists { .. })
+        ));
     }
 }

@@ -3,9 +3,11 @@
 use std::path::Path;
 
 use anyhow::Context;
-use balena_sign_auth::LocalApiKeys;
+use balena_sign_auth::{Limits, LocalApiKeys};
 use balena_sign_keystore::Store;
 use clap::Subcommand;
+
+use crate::config;
 
 #[derive(Subcommand)]
 pub(crate) enum ApiKeyCommand {
@@ -13,6 +15,12 @@ pub(crate) enum ApiKeyCommand {
     Create {
         /// Name that identifies the key in logs and in `revoke`.
         name: String,
+        /// Operations the key may do: sign, create, backup (repeat or separate with commas); default all.
+        #[arg(long, value_delimiter = ',', value_parser = config::parse_permission)]
+        allow: Vec<balena_sign_auth::Permission>,
+        /// Key ids the key may use, as patterns with * and ? (repeat or separate with commas); default all.
+        #[arg(long, value_delimiter = ',')]
+        keys: Vec<String>,
     },
     /// List key names and creation times.
     List,
@@ -28,16 +36,24 @@ pub(crate) fn run(store_path: &Path, command: ApiKeyCommand) -> anyhow::Result<(
     let keys = LocalApiKeys::new(store);
 
     match command {
-        ApiKeyCommand::Create { name } => {
+        ApiKeyCommand::Create {
+            name,
+            allow,
+            keys: patterns,
+        } => {
+            let limits = Limits {
+                allow: (!allow.is_empty()).then_some(allow),
+                keys: (!patterns.is_empty()).then_some(patterns),
+            };
             let api_key = keys
-                .create(&name)
+                .create(&name, &limits)
                 .with_context(|| format!("cannot create API key '{name}'"))?;
             println!("Created API key '{name}'. It is shown only once; store it now:");
             println!("{api_key}");
         }
         ApiKeyCommand::List => {
             for record in keys.list().context("cannot list API keys")? {
-                println!("{}\t{}", record.name, record.created);
+                println!("{}\t{}\t{}", record.name, record.created, record.limits().describe());
             }
         }
         ApiKeyCommand::Revoke { name } => {

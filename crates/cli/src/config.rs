@@ -2,7 +2,7 @@
 //! service names them.
 
 use anyhow::{bail, Context};
-use balena_sign_auth::{BalenaCloudConfig, DEFAULT_CACHE_SECONDS};
+use balena_sign_auth::{BalenaCloudConfig, Limits, Permission, DEFAULT_CACHE_SECONDS};
 
 /// balenaCloud settings when `FLEET_ID` (or the older `BALENA_APP_ID`) is set.
 pub(crate) fn balena_cloud_from_env() -> anyhow::Result<Option<BalenaCloudConfig>> {
@@ -25,7 +25,28 @@ pub(crate) fn balena_cloud_from_env() -> anyhow::Result<Option<BalenaCloudConfig
         env("BALENA_API_URL").as_deref(),
         cache_seconds,
     )?;
-    Ok(Some(config))
+    Ok(Some(config.with_limits(fleet_limits_from_env()?)))
+}
+
+/// Limits for every balenaCloud key: `BALENASIGN_FLEET_ALLOW` (operations)
+/// and `BALENASIGN_FLEET_KEYS` (key id patterns), both comma-separated.
+fn fleet_limits_from_env() -> anyhow::Result<Limits> {
+    let allow = match env("BALENASIGN_FLEET_ALLOW") {
+        Some(text) => Some(
+            text.split(',')
+                .map(|item| parse_permission(item.trim()).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .context("invalid BALENASIGN_FLEET_ALLOW")?,
+        ),
+        None => None,
+    };
+    let keys = env("BALENASIGN_FLEET_KEYS").map(|text| text.split(',').map(|item| item.trim().to_owned()).collect());
+    Ok(Limits { allow, keys })
+}
+
+/// Parses an operation name for `--allow`.
+pub(crate) fn parse_permission(text: &str) -> Result<Permission, String> {
+    Permission::parse(text).ok_or_else(|| format!("unknown operation {text:?}; use sign, create or backup"))
 }
 
 /// Parses a size in bytes: a number with an optional `KiB`, `MiB` or `GiB`

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod api_key;
+mod audit;
 mod config;
 mod serve;
 
@@ -30,6 +31,9 @@ enum Command {
     /// Manage local API keys (used when FLEET_ID is not set).
     #[command(subcommand)]
     ApiKey(api_key::ApiKeyCommand),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.store, args),
         Command::ApiKey(command) => api_key::run(&cli.store, command),
+        Command::Audit(command) => audit::run(&cli.store, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

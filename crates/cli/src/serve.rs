@@ -8,7 +8,7 @@ use anyhow::Context;
 use balena_sign_auth::{Authenticator, BalenaCloud, LocalApiKeys};
 use balena_sign_keystore::{Store, StoreError};
 use balena_sign_server::{AppState, DEFAULT_MAX_BODY};
-use balena_sign_service::{Service, SystemClock};
+use balena_sign_service::{AuditLog, Service, SystemClock, AUDIT_LOG_FILE};
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -29,6 +29,10 @@ pub(crate) struct ServeArgs {
     /// Largest request body accepted, in bytes or with a KiB, MiB or GiB suffix; larger bodies get 413.
     #[arg(long, env = "BALENASIGN_MAX_BODY", default_value_t = DEFAULT_MAX_BODY, value_parser = config::parse_size)]
     max_body: usize,
+
+    /// Audit log file; default `audit.jsonl` in the store.
+    #[arg(long, env = "BALENASIGN_AUDIT_LOG")]
+    audit_log: Option<std::path::PathBuf>,
 
     /// Log format on standard error.
     #[arg(long, env = "BALENASIGN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -62,8 +66,13 @@ pub(crate) fn run(store_path: &Path, args: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
+    let clock = Arc::new(SystemClock);
+    let audit_path = args.audit_log.unwrap_or_else(|| store.path(AUDIT_LOG_FILE));
+    let audit = AuditLog::open(&audit_path, clock.clone()).context("cannot open the audit log")?;
+    tracing::info!(path = %audit_path.display(), "audit log opened");
+
     let state = AppState {
-        service: Arc::new(Service::new(store.clone(), Arc::new(SystemClock))),
+        service: Arc::new(Service::new(store.clone(), clock, audit)),
         auth: Arc::new(auth),
         max_body: args.max_body,
     };
@@ -100,7 +109,7 @@ fn ensure_initial_api_key(store: &Store, keys: &LocalApiKeys) -> anyhow::Result<
     let _ = keys.revoke(INITIAL_API_KEY_NAME);
 
     let api_key = keys
-        .create(INITIAL_API_KEY_NAME)
+        .create(INITIAL_API_KEY_NAME, &balena_sign_auth::Limits::default())
         .context("cannot create the initial API key")?;
     match store.create_file_new(
         INITIAL_API_KEY_FILE,

@@ -55,6 +55,13 @@ impl CertStore {
         Ok(())
     }
 
+    /// Removes a certificate and its key; used to roll back a creation.
+    pub fn remove(&self, cert_id: &str) -> Result<(), StoreError> {
+        check_id(cert_id)?;
+        self.store.remove_file(cert_path(cert_id))?;
+        self.store.remove_file(key_path(cert_id))
+    }
+
     /// Returns true when a certificate with this id is stored.
     pub fn exists(&self, cert_id: &str) -> bool {
         validate_id(cert_id).is_ok() && self.store.exists(cert_path(cert_id))

@@ -53,6 +53,12 @@ impl RsaKeyStore {
         Ok(())
     }
 
+    /// Removes a key pair; used to roll back a creation.
+    pub fn remove(&self, id: &str) -> Result<(), StoreError> {
+        check_id(id)?;
+        self.store.remove_folder(folder(id))
+    }
+
     /// Ids of all complete key pairs, sorted.
     pub fn list(&self) -> Result<Vec<String>, StoreError> {
         let names = self.store.list(RSA_FOLDER)?;

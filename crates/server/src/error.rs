@@ -45,6 +45,12 @@ pub enum ApiError {
         kind: &'static str,
         id: String,
     },
+    /// The API key's limits do not allow the operation.
+    Forbidden {
+        reason: String,
+    },
+    /// The audit record could not be written, so no result is returned.
+    AuditUnavailable,
     PayloadTooLarge {
         limit: usize,
     },
@@ -68,13 +74,15 @@ impl ApiError {
             Self::NotFound { .. } | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists { .. } => StatusCode::CONFLICT,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Stable machine-readable code of the error.
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidField { .. } => "INVALID_FIELD",
             Self::InvalidBody { .. } => "INVALID_BODY",
@@ -86,6 +94,8 @@ impl ApiError {
             Self::RouteNotFound => "ROUTE_NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::Forbidden { .. } => "FORBIDDEN",
+            Self::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::Internal => "INTERNAL",
         }
@@ -103,6 +113,11 @@ impl ApiError {
             Self::RouteNotFound => "no such endpoint".into(),
             Self::MethodNotAllowed => "method not allowed on this endpoint".into(),
             Self::AlreadyExists { kind, id } => format!("{kind} '{id}' already exists"),
+            Self::Forbidden { reason } => format!("forbidden: {reason}"),
+            Self::AuditUnavailable => {
+                "the audit log cannot be written, so the request was not carried out; the server log has the details"
+                    .into()
+            }
             Self::PayloadTooLarge { limit } => format!("request body is larger than the limit of {limit} bytes"),
             Self::Internal => "internal error; the server log has the details".into(),
         }
@@ -138,6 +153,8 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::NotFound { kind, id } => Self::NotFound { kind, id },
             ServiceError::AlreadyExists { kind, id } => Self::AlreadyExists { kind, id },
+            ServiceError::Forbidden(reason) => Self::Forbidden { reason },
+            ServiceError::AuditUnavailable => Self::AuditUnavailable,
             ServiceError::Internal(detail) => Self::internal(detail),
         }
     }

@@ -2,6 +2,10 @@
 
 use std::time::Instant;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use balena_sign_service::{Caller, RequestContext};
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -78,7 +82,17 @@ pub(crate) async fn require_api_key(State(state): State<AppState>, mut request: 
         }
         Err(err) => {
             tracing::warn!(reason = %err, "rejected request");
-            ApiError::from(err).into_response()
+            let error = ApiError::from(err);
+            let request_id = request
+                .extensions()
+                .get::<RequestId>()
+                .map(|id| id.0.clone())
+                .unwrap_or_default();
+            let code = error.code();
+            let service = std::sync::Arc::clone(&state.service);
+            let _ =
+                tokio::task::spawn_blocking(move || service.record_rejected_authentication(&request_id, code)).await;
+            error.into_response()
         }
     }
 }
@@ -96,4 +110,26 @@ fn random_request_id() -> String {
     // An all-zero id is still a usable id if the OS RNG fails.
     let _ = getrandom::fill(&mut bytes);
     hex::encode(bytes)
+}
+
+/// The request id and authenticated caller of a signing request.
+pub(crate) struct Context(pub(crate) RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Context {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default();
+        // Routes that take a Context sit behind require_api_key, which inserts the caller.
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("signing route reached without an authenticated caller"))?;
+        Ok(Self(RequestContext { request_id, caller }))
+    }
 }

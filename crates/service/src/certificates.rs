@@ -5,7 +5,10 @@ use balena_sign_formats::x509::{self, CertificateError, CertificateParams, SERIA
 use balena_sign_formats::Signer;
 use der::EncodePem;
 
-use crate::{check_id, Service, ServiceError};
+use balena_sign_auth::{KeyScope, Permission};
+
+use crate::operation::Operation;
+use crate::{check_id, RequestContext, Service, ServiceError};
 
 /// Key size when a request names none.
 pub const DEFAULT_KEY_BITS: u32 = 2048;
@@ -69,7 +72,28 @@ pub(crate) fn key_size_field(field: &'static str, bits: u64) -> Result<RsaKeySiz
 impl Service {
     /// Generates a key and a self-signed certificate for it, stores both and
     /// returns the PEM certificate.
-    pub fn create_certificate(&self, request: CreateCertificate) -> Result<String, ServiceError> {
+    pub fn create_certificate(
+        &self,
+        context: &RequestContext,
+        request: CreateCertificate,
+    ) -> Result<String, ServiceError> {
+        let cert_id = request.cert_id.clone();
+        let operation = Operation {
+            name: "cert.create",
+            permission: Permission::Create,
+            scope: KeyScope::Ids(&[&cert_id]),
+            key_id: Some(&cert_id),
+            payload_sha256: None,
+        };
+        self.perform_with_undo(
+            context,
+            operation,
+            || self.create_certificate_unchecked(request),
+            |_| self.remove_certificate(&cert_id),
+        )
+    }
+
+    fn create_certificate_unchecked(&self, request: CreateCertificate) -> Result<String, ServiceError> {
         if self.certificates.exists(&request.cert_id) {
             return Err(ServiceError::AlreadyExists {
                 kind: "certificate",
@@ -106,6 +130,12 @@ impl Service {
         Ok(cert_pem)
     }
 
+    fn remove_certificate(&self, cert_id: &str) {
+        if let Err(err) = self.certificates.remove(cert_id) {
+            tracing::error!(cert_id, error = %err, "cannot remove an unaudited certificate");
+        }
+    }
+
     /// Returns the PEM certificate `cert_id`.
     pub fn certificate(&self, cert_id: &str) -> Result<String, ServiceError> {
         check_id("cert_id", cert_id)?;
@@ -114,15 +144,30 @@ impl Service {
 
     /// Signs a SHA-256 digest with the key of `cert_id` as `openssl pkeyutl
     /// -sign` does: PKCS#1 v1.5 over the 32 raw bytes, without DigestInfo.
-    pub fn sign_digest(&self, cert_id: &str, digest_hex: &str) -> Result<Vec<u8>, ServiceError> {
+    pub fn sign_digest(
+        &self,
+        context: &RequestContext,
+        cert_id: &str,
+        digest_hex: &str,
+    ) -> Result<Vec<u8>, ServiceError> {
         check_id("cert_id", cert_id)?;
         let digest = parse_sha256_hex(digest_hex)?;
-        let key = self.certificates.signer(cert_id)?;
-        let signature = key
-            .sign_pkcs1_raw(&digest)
-            .map_err(|err| ServiceError::Internal(err.to_string()))?;
-        tracing::info!(cert_id, digest = %hex::encode(digest), "signed digest");
-        Ok(signature)
+        let operation = Operation {
+            name: "cert.sign",
+            permission: Permission::Sign,
+            scope: KeyScope::Ids(&[cert_id]),
+            key_id: Some(cert_id),
+            payload_sha256: Some(digest),
+        };
+
+        self.perform(context, operation, || {
+            let key = self.certificates.signer(cert_id)?;
+            let signature = key
+                .sign_pkcs1_raw(&digest)
+                .map_err(|err| ServiceError::Internal(err.to_string()))?;
+            tracing::info!(cert_id, digest = %hex::encode(digest), "signed digest");
+            Ok(signature)
+        })
     }
 }
 

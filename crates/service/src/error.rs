@@ -11,9 +11,29 @@ pub enum ServiceError {
     NotFound { kind: &'static str, id: String },
     #[error("{kind} '{id}' already exists")]
     AlreadyExists { kind: &'static str, id: String },
+    /// The caller's API key limits do not allow the operation.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The audit record could not be written, so the result is withheld.
+    #[error("audit log unavailable")]
+    AuditUnavailable,
     /// A failure the caller cannot fix; the details are for the log only.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl ServiceError {
+    /// Stable code of the error, as recorded in the audit log and sent to clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidField { .. } => "INVALID_FIELD",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
 }
 
 impl From<StoreError> for ServiceError {

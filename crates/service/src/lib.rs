@@ -6,19 +6,27 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod certificates;
 mod clock;
 mod error;
+mod operation;
 mod rpi;
 
 use std::sync::Arc;
 
 use balena_sign_keystore::{CertStore, RsaKeyStore, Store};
 
+pub use audit::{AuditError, AuditLog};
+pub use balena_sign_auth::Caller;
 pub use certificates::{CreateCertificate, DEFAULT_DAYS, DEFAULT_KEY_BITS};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::ServiceError;
+pub use operation::RequestContext;
 pub use rpi::RPI_KEY_BITS;
+
+/// Default file name of the audit log inside the store.
+pub const AUDIT_LOG_FILE: &str = "audit.jsonl";
 
 /// The signing service over one key store.
 pub struct Service {
@@ -26,15 +34,17 @@ pub struct Service {
     certificates: CertStore,
     rsa_keys: RsaKeyStore,
     clock: Arc<dyn Clock>,
+    audit: AuditLog,
 }
 
 impl Service {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
         Self {
             certificates: CertStore::new(store.clone()),
             rsa_keys: RsaKeyStore::new(store.clone()),
             store,
             clock,
+            audit,
         }
     }
 

@@ -4,7 +4,10 @@ use balena_sign_crypto::{RsaKeySize, RsaPrivateKey};
 use balena_sign_formats::{rpi_eeprom, HashAlgorithm, Signer};
 use md5::{Digest, Md5};
 
-use crate::{check_id, Service, ServiceError};
+use balena_sign_auth::{KeyScope, Permission};
+
+use crate::operation::{payload_digest, CreatedId, Operation};
+use crate::{check_id, RequestContext, Service, ServiceError};
 
 /// The boot ROM verifies only RSA-2048 signatures.
 pub const RPI_KEY_BITS: u32 = 2048;
@@ -12,7 +15,28 @@ pub const RPI_KEY_BITS: u32 = 2048;
 impl Service {
     /// Generates an RSA-2048 key and returns its id: the MD5 of its private
     /// PEM in lower-case hex, as the older service names keys.
-    pub fn create_rsa_key(&self) -> Result<String, ServiceError> {
+    pub fn create_rsa_key(&self, context: &RequestContext) -> Result<String, ServiceError> {
+        let operation = Operation {
+            name: "rsa.create",
+            permission: Permission::Create,
+            scope: KeyScope::Unnamed,
+            key_id: None,
+            payload_sha256: None,
+        };
+        let created = self.perform_with_undo(
+            context,
+            operation,
+            || self.create_rsa_key_unchecked().map(CreatedId),
+            |created| {
+                if let Err(err) = self.rsa_keys.remove(&created.0) {
+                    tracing::error!(key_id = %created.0, error = %err, "cannot remove an unaudited RSA key");
+                }
+            },
+        )?;
+        Ok(created.0)
+    }
+
+    fn create_rsa_key_unchecked(&self) -> Result<String, ServiceError> {
         let (key, private_pem) =
             RsaPrivateKey::generate(RsaKeySize::Rsa2048).map_err(|err| ServiceError::Internal(err.to_string()))?;
         let public_pem = key
@@ -38,17 +62,26 @@ impl Service {
 
     /// Signs `payload` with RSA key `key_id` and returns the rpi-eeprom
     /// digest file, stamped with the current time.
-    pub fn rsa_sign(&self, key_id: &str, payload: &[u8]) -> Result<String, ServiceError> {
+    pub fn rsa_sign(&self, context: &RequestContext, key_id: &str, payload: &[u8]) -> Result<String, ServiceError> {
         check_id("key_id", key_id)?;
-        let key = self.rsa_keys.signer(key_id)?;
+        let digest = payload_digest(payload);
+        let operation = Operation {
+            name: "rsa.sign",
+            permission: Permission::Sign,
+            scope: KeyScope::Ids(&[key_id]),
+            key_id: Some(key_id),
+            payload_sha256: Some(digest),
+        };
 
-        let digest: [u8; 32] = sha2::Sha256::digest(payload).into();
-        let signature = key
-            .sign_digest(HashAlgorithm::Sha256, &digest)
-            .map_err(|err| ServiceError::Internal(err.to_string()))?;
+        self.perform(context, operation, || {
+            let key = self.rsa_keys.signer(key_id)?;
+            let signature = key
+                .sign_digest(HashAlgorithm::Sha256, &digest)
+                .map_err(|err| ServiceError::Internal(err.to_string()))?;
 
-        let timestamp = self.clock.now_unix();
-        tracing::info!(key_id, digest = %hex::encode(digest), "signed Raspberry Pi image");
-        Ok(rpi_eeprom::digest_file(&digest, timestamp, &signature))
+            let timestamp = self.clock.now_unix();
+            tracing::info!(key_id, digest = %hex::encode(digest), "signed Raspberry Pi image");
+            Ok(rpi_eeprom::digest_file(&digest, timestamp, &signature))
+        })
     }
 }

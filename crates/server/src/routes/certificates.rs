@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::json::{encode_base64, Count, JsonBody};
+use crate::middleware::Context;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -20,7 +21,11 @@ struct CreateRequest {
 }
 
 /// `POST /cert`: a new key and self-signed certificate.
-pub(crate) async fn create(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Context(context): Context,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
     let request: CreateRequest = body.parse()?;
     let command = CreateCertificate::new(
         request.cert_id,
@@ -30,7 +35,7 @@ pub(crate) async fn create(State(state): State<AppState>, body: JsonBody) -> Res
     )?;
 
     let cert = state
-        .run(move |service| Ok(service.create_certificate(command)?))
+        .run(move |service| Ok(service.create_certificate(&context, command)?))
         .await?;
     Ok(Json(json!({ "cert": cert })))
 }
@@ -49,10 +54,14 @@ struct SignDigestRequest {
 }
 
 /// `POST /cert/sign`: PKCS#1 v1.5 over a raw SHA-256 digest.
-pub(crate) async fn sign_digest(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn sign_digest(
+    State(state): State<AppState>,
+    Context(context): Context,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
     let request: SignDigestRequest = body.parse()?;
     let signature = state
-        .run(move |service| Ok(service.sign_digest(&request.cert_id, &request.digest)?))
+        .run(move |service| Ok(service.sign_digest(&context, &request.cert_id, &request.digest)?))
         .await?;
     Ok(Json(json!({ "signature": encode_base64(&signature) })))
 }

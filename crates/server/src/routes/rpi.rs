@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::json::{decode_base64, encode_base64, JsonBody};
+use crate::middleware::Context;
 use crate::AppState;
 
 /// `GET /rsa/keys`: ids of all keys.
@@ -28,9 +29,13 @@ pub(crate) async fn public_key(State(state): State<AppState>, Path(id): Path<Str
 struct CreateKeyRequest {}
 
 /// `POST /rsa/key`: a new RSA-2048 key; answers its id as `fingerprint`.
-pub(crate) async fn create_key(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn create_key(
+    State(state): State<AppState>,
+    Context(context): Context,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
     let CreateKeyRequest {} = body.parse()?;
-    let id = state.run(|service| Ok(service.create_rsa_key()?)).await?;
+    let id = state.run(move |service| Ok(service.create_rsa_key(&context)?)).await?;
     Ok(Json(json!({ "fingerprint": id })))
 }
 
@@ -43,14 +48,18 @@ struct SignRequest<'a> {
 }
 
 /// `POST /rsa/sign`: the rpi-eeprom digest file for the payload, base64.
-pub(crate) async fn sign(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn sign(
+    State(state): State<AppState>,
+    Context(context): Context,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
     let request: SignRequest<'_> = body.parse()?;
     let payload = decode_base64("payload", &request.payload)?;
     let key_id = request.key_id;
     drop(body);
 
     let digest_file = state
-        .run(move |service| Ok(service.rsa_sign(&key_id, &payload)?))
+        .run(move |service| Ok(service.rsa_sign(&context, &key_id, &payload)?))
         .await?;
     Ok(Json(json!({ "signature": encode_base64(digest_file.as_bytes()) })))
 }
