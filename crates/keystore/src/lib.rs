@@ -4,7 +4,7 @@
 //! ```text
 //! x509/<cert_id>.crt, x509/<cert_id>.key    PEM certificate and PKCS#8 key
 //! rsa/<id>/private.pem, rsa/<id>/public.pem  Raspberry Pi signing keys
-//! gpg/                                       OpenPGP keys
+//! gpg/<FINGERPRINT>/private.pem, public.gpg  OpenPGP keys
 //! pki/<pki_id>/                              NXP PKI trees
 //! api-keys/<name>.json                       local API keys (hashes only)
 //! ```
@@ -20,12 +20,12 @@ mod cache;
 mod certs;
 mod error;
 mod id;
+mod key_pairs;
 mod permissions;
-mod rsa;
 mod store;
 
 pub use certs::CertStore;
 pub use error::StoreError;
 pub use id::{validate_id, IdError, MAX_ID_LEN};
-pub use rsa::RsaKeyStore;
+pub use key_pairs::{KeyPairLayout, KeyPairStore, OPENPGP_KEYS, RSA_KEYS};
 pub use store::{Store, FILE_MODE, FOLDER_MODE};

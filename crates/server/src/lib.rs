@@ -60,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cert/sign", post(routes::certificates::sign_digest))
         .route("/rsa/key", post(routes::rpi::create_key))
         .route("/rsa/sign", post(routes::rpi::sign))
+        .route("/gpg/key", post(routes::openpgp::create_key))
+        .route("/gpg/sign", post(routes::openpgp::sign))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_api_key,
@@ -70,7 +72,9 @@ pub fn router(state: AppState) -> Router {
         .route("/cert/{cert_id}", get(routes::certificates::get))
         .route("/kmod/cert/{cert_id}", get(routes::certificates::get))
         .route("/rsa/keys", get(routes::rpi::list_keys))
-        .route("/rsa/key/{id}", get(routes::rpi::public_key));
+        .route("/rsa/key/{id}", get(routes::rpi::public_key))
+        .route("/gpg/keys", get(routes::openpgp::list_keys))
+        .route("/gpg/key/{fingerprint}", get(routes::openpgp::public_key));
 
     Router::new()
         .merge(signing)

@@ -10,18 +10,20 @@ pub mod audit;
 mod certificates;
 mod clock;
 mod error;
+mod openpgp;
 mod operation;
 mod rpi;
 
 use std::sync::Arc;
 
-use balena_sign_keystore::{CertStore, RsaKeyStore, Store};
+use balena_sign_keystore::{CertStore, KeyPairStore, Store, OPENPGP_KEYS, RSA_KEYS};
 
 pub use audit::{AuditError, AuditLog};
 pub use balena_sign_auth::Caller;
 pub use certificates::{CreateCertificate, DEFAULT_DAYS, DEFAULT_KEY_BITS};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::ServiceError;
+pub use openpgp::CreateOpenPgpKey;
 pub use operation::RequestContext;
 pub use rpi::RPI_KEY_BITS;
 
@@ -32,7 +34,8 @@ pub const AUDIT_LOG_FILE: &str = "audit.jsonl";
 pub struct Service {
     store: Store,
     certificates: CertStore,
-    rsa_keys: RsaKeyStore,
+    rsa_keys: KeyPairStore,
+    openpgp_keys: KeyPairStore,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
 }
@@ -41,7 +44,8 @@ impl Service {
     pub fn new(store: Store, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
         Self {
             certificates: CertStore::new(store.clone()),
-            rsa_keys: RsaKeyStore::new(store.clone()),
+            rsa_keys: KeyPairStore::new(store.clone(), &RSA_KEYS),
+            openpgp_keys: KeyPairStore::new(store.clone(), &OPENPGP_KEYS),
             store,
             clock,
             audit,

@@ -44,7 +44,7 @@ impl Service {
             .map_err(|err| ServiceError::Internal(err.to_string()))?;
         let id = hex::encode(Md5::digest(private_pem.as_bytes()));
 
-        self.rsa_keys.create(&id, &private_pem, &public_pem)?;
+        self.rsa_keys.create(&id, &private_pem, public_pem.as_bytes())?;
         tracing::info!(key_id = %id, "created RSA key");
         Ok(id)
     }
@@ -57,7 +57,7 @@ impl Service {
     /// Returns the PEM public key of RSA key `id`.
     pub fn rsa_public_key(&self, id: &str) -> Result<String, ServiceError> {
         check_id("id", id)?;
-        Ok(self.rsa_keys.public_pem(id)?)
+        Ok(self.rsa_keys.public_text(id)?)
     }
 
     /// Signs `payload` with RSA key `key_id` and returns the rpi-eeprom
