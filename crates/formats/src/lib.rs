@@ -8,11 +8,18 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::indexing_slicing)]
 
+pub mod efi;
+pub mod kmod;
+mod le;
 pub mod openpgp;
+pub mod pe;
 pub mod pkcs1;
+pub mod pkcs7;
 pub mod rpi_eeprom;
 pub mod rsa_key;
 pub mod signer;
+#[cfg(test)]
+mod test_support;
 pub mod x509;
 
 pub use signer::{HashAlgorithm, Signer, SignerError};
