@@ -8,6 +8,7 @@
 
 mod identity;
 
+use balena_sign_conformance::cms::wrap_signed_data;
 use balena_sign_conformance::{run_tool, Scratch};
 use balena_sign_formats::efi::authvar::{sign_variable, SecureBootVariable, VariableUpdate};
 use balena_sign_formats::efi::siglist::{
@@ -15,7 +16,7 @@ use balena_sign_formats::efi::siglist::{
 };
 use balena_sign_formats::efi::{EfiTime, Guid};
 use balena_sign_formats::pe::image_hash;
-use identity::{wrap_signed_data, Identity};
+use identity::Identity;
 
 /// A signature owner GUID for `-g`.
 const OWNER: &str = "8a2b5c3e-1d4f-4e6a-9b7c-0d1e2f3a4b5c";

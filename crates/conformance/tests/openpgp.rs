@@ -10,18 +10,17 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
 
+use balena_sign_conformance::gnupg::{secret_key_export, GnupgHome};
+use balena_sign_conformance::grub::{run_grub, GrubCheck};
 use balena_sign_conformance::{run_tool, Scratch};
 use balena_sign_crypto::{RsaKeySize, RsaPrivateKey};
 use balena_sign_formats::openpgp::{
-    dearmor, sign_binary_document, ArmorKind, PacketReader, PublicKey, SignatureType, Subpacket, SubpacketType,
+    dearmor, sign_binary_document, ArmorKind, PublicKey, SignatureType, Subpacket, SubpacketType,
     TransferablePublicKey, UserId,
 };
 use balena_sign_formats::HashAlgorithm;
-use der::asn1::{AnyRef, OctetStringRef, UintRef};
-use der::{Decode, Sequence};
 
 /// Key creation time: 2024-01-02T03:04:05Z.
 const KEY_CREATED: u32 = 1_704_164_645;
@@ -39,69 +38,6 @@ const USER_ID: &str = "Balena Test (conformance) <test@example.com>";
 /// Size of the large document: big enough that GRUB and gpg read it in
 /// many blocks.
 const LARGE_DOCUMENT_LEN: usize = 8 * 1024 * 1024;
-
-/// Old-format CTB of a secret-key packet (tag 5) with a two-octet length.
-const SECRET_KEY_CTB: u8 = 0x95;
-/// Secret-key packet string-to-key usage 0: the secret MPIs are not encrypted.
-const S2K_USAGE_UNPROTECTED: u8 = 0x00;
-
-/// A GnuPG home folder whose agent is stopped on drop.
-struct GnupgHome {
-    path: PathBuf,
-}
-
-impl GnupgHome {
-    fn new(scratch: &Scratch, name: &str) -> Self {
-        let path = scratch.path(name);
-        fs::create_dir(&path).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).unwrap();
-        Self { path }
-    }
-
-    /// Runs gpg on this home in batch mode, with no terminal and an empty
-    /// passphrase for unprotected keys.
-    fn gpg(&self, dir: &Path, args: &[&str]) -> Output {
-        let home = self.path.to_str().unwrap();
-        let mut all = vec![
-            "--homedir",
-            home,
-            "--batch",
-            "--no-tty",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-        ];
-        all.extend_from_slice(args);
-        run_tool(dir, "gpg", &all).unwrap()
-    }
-
-    /// Lines of `gpg --with-colons` output that start with `record`, split
-    /// into fields.
-    fn colon_records(&self, dir: &Path, args: &[&str], record: &str) -> Vec<Vec<String>> {
-        let mut all = vec!["--with-colons"];
-        all.extend_from_slice(args);
-        let output = self.gpg(dir, &all);
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter(|line| line.starts_with(&format!("{record}:")))
-            .map(|line| line.split(':').map(str::to_owned).collect())
-            .collect()
-    }
-}
-
-impl Drop for GnupgHome {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(&self.path)
-            .args(["--kill", "all"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// A fresh RSA key in a scratch folder, with our OpenPGP key for it.
 struct Fixture {
@@ -141,14 +77,9 @@ impl Fixture {
         sign_binary_document(&self.signer, &self.public_key, document, hash, SIGNED_AT).unwrap()
     }
 
-    /// Our key with its public-key packet replaced by an unprotected
-    /// secret-key packet, which gpg imports into its agent.
+    /// Our key as gpg imports it, with an unprotected secret-key packet.
     fn secret_key_export(&self) -> Vec<u8> {
-        let mut out = secret_key_packet(&self.scratch.path("key.pem"), &self.public_key);
-        let public = self.transferable.to_bytes();
-        let second_packet = PacketReader::new(&public).nth(1).unwrap().unwrap().offset;
-        out.extend_from_slice(&public[second_packet..]);
-        out
+        secret_key_export(&self.scratch.path("key.pem"), &self.transferable)
     }
 }
 
@@ -163,82 +94,6 @@ fn document(len: usize) -> Vec<u8> {
             state.to_le_bytes()[0]
         })
         .collect()
-}
-
-/// ```text
-/// PrivateKeyInfo ::= SEQUENCE {
-///     version                   Version,
-///     privateKeyAlgorithm       AlgorithmIdentifier,
-///     privateKey                OCTET STRING }
-/// ```
-#[derive(Sequence)]
-struct PrivateKeyInfo<'a> {
-    version: u8,
-    private_key_algorithm: AnyRef<'a>,
-    private_key: OctetStringRef<'a>,
-}
-
-/// `RSAPrivateKey` of RFC 8017 Appendix A.1.2 (two primes).
-#[derive(Sequence)]
-struct RsaPrivateKeyDer<'a> {
-    version: u8,
-    modulus: UintRef<'a>,
-    public_exponent: UintRef<'a>,
-    private_exponent: UintRef<'a>,
-    prime1: UintRef<'a>,
-    prime2: UintRef<'a>,
-    exponent1: UintRef<'a>,
-    exponent2: UintRef<'a>,
-    coefficient: UintRef<'a>,
-}
-
-/// Encodes a big-endian value as an MPI (RFC 4880 §3.2).
-fn mpi(value: &[u8]) -> Vec<u8> {
-    let start = value.iter().position(|&byte| byte != 0).unwrap_or(value.len());
-    let value = &value[start..];
-    let bits = match value.first() {
-        Some(top) => value.len() * 8 - top.leading_zeros() as usize,
-        None => 0,
-    };
-    let mut out = u16::try_from(bits).unwrap().to_be_bytes().to_vec();
-    out.extend_from_slice(value);
-    out
-}
-
-/// Builds a version 4 secret-key packet (RFC 4880 §5.5.3) from a PKCS#8 PEM
-/// file: the public key body, S2K usage 0, then d, p, q, u and a checksum.
-///
-/// OpenPGP wants p < q and u = p^-1 mod q. AWS-LC keeps p > q with
-/// coefficient = q^-1 mod p, so the primes swap and the coefficient is u.
-fn secret_key_packet(pem_path: &Path, public_key: &PublicKey) -> Vec<u8> {
-    let pem = fs::read(pem_path).unwrap();
-    let (label, pkcs8) = der::pem::decode_vec(&pem).unwrap();
-    assert_eq!(label, "PRIVATE KEY");
-    let info = PrivateKeyInfo::from_der(&pkcs8).unwrap();
-    assert_eq!(info.version, 0);
-    let rsa = RsaPrivateKeyDer::from_der(info.private_key.as_bytes()).unwrap();
-    assert_eq!(rsa.modulus.as_bytes(), public_key.rsa().unwrap().modulus);
-
-    let (p, q) = (rsa.prime2.as_bytes(), rsa.prime1.as_bytes());
-    assert!(
-        p.len() < q.len() || (p.len() == q.len() && p < q),
-        "expected AWS-LC to order p > q"
-    );
-    let mut secret = Vec::new();
-    for value in [rsa.private_exponent.as_bytes(), p, q, rsa.coefficient.as_bytes()] {
-        secret.extend_from_slice(&mpi(value));
-    }
-    let checksum = secret.iter().fold(0u16, |sum, &byte| sum.wrapping_add(u16::from(byte)));
-
-    let mut body = public_key.body().to_vec();
-    body.push(S2K_USAGE_UNPROTECTED);
-    body.extend_from_slice(&secret);
-    body.extend_from_slice(&checksum.to_be_bytes());
-
-    let mut packet = vec![SECRET_KEY_CTB];
-    packet.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
-    packet.extend_from_slice(&body);
-    packet
 }
 
 #[test]
@@ -528,59 +383,6 @@ fn parses_keys_gpg_generated() {
             assert_eq!(their, our);
         }
     }
-}
-
-/// One `verify_detached` check for GRUB.
-struct GrubCheck {
-    label: String,
-    data: PathBuf,
-    signature: PathBuf,
-}
-
-/// Runs `grub-emu` once with a `grub.cfg` that checks each signature with
-/// `public_key` and returns GRUB's `$?` for each label.
-///
-/// grub-emu needs a terminal, so it runs under `script`, which gives it a
-/// pseudo-terminal and copies the screen into a file.
-fn run_grub(scratch: &Scratch, public_key: &Path, checks: &[GrubCheck]) -> Vec<(String, String)> {
-    let grub_dir = scratch.path("grub");
-    fs::create_dir(&grub_dir).unwrap();
-    std::os::unix::fs::symlink("/usr/lib/grub/x86_64-emu", grub_dir.join("x86_64-emu")).unwrap();
-
-    let mut config = String::from("insmod pgp\ninsmod gcry_rsa\ninsmod gcry_sha256\ninsmod gcry_sha512\n");
-    for check in checks {
-        config.push_str(&format!(
-            "verify_detached (host){} (host){} (host){}\necho \"RESULT {} $?\"\n",
-            check.data.display(),
-            check.signature.display(),
-            public_key.display(),
-            check.label
-        ));
-    }
-    config.push_str("halt\n");
-    fs::write(grub_dir.join("grub.cfg"), config).unwrap();
-
-    let screen = scratch.path("grub-screen.txt");
-    let command = format!("grub-emu -d {}", grub_dir.display());
-    let status = Command::new("timeout")
-        .args(["20", "script", "-q", "-c", &command])
-        .arg(&screen)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let screen = String::from_utf8_lossy(&fs::read(&screen).unwrap()).into_owned();
-    assert!(status.success(), "grub-emu failed with {status}:\n{screen}");
-
-    let results: Vec<(String, String)> = screen
-        .lines()
-        .filter_map(|line| line.split_once("RESULT ").map(|(_, rest)| rest.trim_end()))
-        .filter_map(|result| result.split_once(' '))
-        .map(|(label, code)| (label.to_owned(), code.to_owned()))
-        .collect();
-    assert_eq!(results.len(), checks.len(), "GRUB screen:\n{screen}");
-    results
 }
 
 /// Checks that GRUB verifies our signatures over a small and a large file,

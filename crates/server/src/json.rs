@@ -222,3 +222,68 @@ mod tests {
         }
     }
 }
+
+/// A field that takes one id or a list of ids, such as `key_id` of
+/// `/secureboot/pk`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdList(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for IdList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(IdListVisitor)
+    }
+}
+
+struct IdListVisitor;
+
+impl<'de> Visitor<'de> for IdListVisitor {
+    type Value = IdList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a certificate id or a list of certificate ids")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<IdList, E> {
+        Ok(IdList(vec![value.to_owned()]))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<IdList, A::Error> {
+        let mut ids = Vec::new();
+        while let Some(id) = seq.next_element::<String>()? {
+            if ids.len() >= balena_sign_service::MAX_LIST_IDS {
+                return Err(de::Error::custom(format!(
+                    "must name at most {} certificates",
+                    balena_sign_service::MAX_LIST_IDS
+                )));
+            }
+            ids.push(id);
+        }
+        Ok(IdList(ids))
+    }
+}
+
+/// Builds the JSON response `{"<field>": "<base64 of bytes>"}` in one buffer,
+/// without the intermediate string copies of a `serde_json::Value`; signed
+/// images can be 100 MB.
+pub fn base64_response(field: &str, bytes: &[u8]) -> axum::response::Response {
+    use axum::response::IntoResponse;
+
+    let encoded_len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+    let mut body = Vec::with_capacity(encoded_len + field.len() + 8);
+    body.extend_from_slice(b"{\"");
+    body.extend_from_slice(field.as_bytes());
+    body.extend_from_slice(b"\":\"");
+    let start = body.len();
+    body.resize(start + encoded_len, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, body.get_mut(start..).unwrap_or_default())
+        .unwrap_or(0);
+    body.truncate(start + written);
+    body.extend_from_slice(b"\"}");
+
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        Bytes::from(body),
+    )
+        .into_response()
+}

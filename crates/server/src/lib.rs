@@ -62,6 +62,12 @@ pub fn router(state: AppState) -> Router {
         .route("/rsa/sign", post(routes::rpi::sign))
         .route("/gpg/key", post(routes::openpgp::create_key))
         .route("/gpg/sign", post(routes::openpgp::sign))
+        .route("/secureboot/pk", post(routes::secureboot::sign_pk))
+        .route("/secureboot/kek", post(routes::secureboot::sign_kek))
+        .route("/secureboot/db", post(routes::secureboot::sign_db))
+        .route("/secureboot/dbx", post(routes::secureboot::sign_dbx))
+        .route("/secureboot/efi", post(routes::secureboot::sign_efi))
+        .route("/kmod/sign", post(routes::secureboot::sign_kmod))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_api_key,
@@ -74,7 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/rsa/keys", get(routes::rpi::list_keys))
         .route("/rsa/key/{id}", get(routes::rpi::public_key))
         .route("/gpg/keys", get(routes::openpgp::list_keys))
-        .route("/gpg/key/{fingerprint}", get(routes::openpgp::public_key));
+        .route("/gpg/key/{fingerprint}", get(routes::openpgp::public_key))
+        .route("/secureboot/{variable}/{ids}", get(routes::secureboot::get_variable));
 
     Router::new()
         .merge(signing)

@@ -4,6 +4,7 @@ pub(crate) mod certificates;
 pub(crate) mod health;
 pub(crate) mod openpgp;
 pub(crate) mod rpi;
+pub(crate) mod secureboot;
 
 use crate::error::ApiError;
 

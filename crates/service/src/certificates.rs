@@ -136,6 +136,21 @@ impl Service {
         }
     }
 
+    /// Reads certificate `cert_id` as DER; `field` names the request field
+    /// when the id is invalid.
+    pub(crate) fn certificate_der(&self, field: &'static str, cert_id: &str) -> Result<Vec<u8>, ServiceError> {
+        check_id(field, cert_id)?;
+        let pem = self.certificates.certificate_pem(cert_id)?;
+        let (label, der) = der::pem::decode_vec(pem.as_bytes())
+            .map_err(|err| ServiceError::Internal(format!("certificate {cert_id}: {err}")))?;
+        if label != "CERTIFICATE" {
+            return Err(ServiceError::Internal(format!(
+                "certificate {cert_id} has PEM label {label}"
+            )));
+        }
+        Ok(der)
+    }
+
     /// Returns the PEM certificate `cert_id`.
     pub fn certificate(&self, cert_id: &str) -> Result<String, ServiceError> {
         check_id("cert_id", cert_id)?;

@@ -10,9 +10,11 @@ pub mod audit;
 mod certificates;
 mod clock;
 mod error;
+mod kmod;
 mod openpgp;
 mod operation;
 mod rpi;
+mod secureboot;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub use error::ServiceError;
 pub use openpgp::CreateOpenPgpKey;
 pub use operation::RequestContext;
 pub use rpi::RPI_KEY_BITS;
+pub use secureboot::{variable_from_path, CertificateList, StoredVariable, MAX_LIST_IDS};
 
 /// Default file name of the audit log inside the store.
 pub const AUDIT_LOG_FILE: &str = "audit.jsonl";

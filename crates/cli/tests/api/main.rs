@@ -9,7 +9,12 @@
 mod auth;
 mod certificates;
 mod common;
+mod efi;
+mod inputs;
+mod kmod;
 mod mock_balena;
+mod openpgp;
 mod replay;
 mod rpi;
+mod secureboot;
 mod server;
