@@ -6,6 +6,7 @@
 // Test helpers fail loudly by design; the workspace denies these outside tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod auth;
 mod certificates;
 mod common;
