@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod fernet;
 mod ffi;
 
 use aws_lc_rs::encoding::AsDer;
