@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::indexing_slicing)]
 
+pub mod ahab;
 pub mod hab;
 pub mod pkcs1;
 pub mod rpi_eeprom;
