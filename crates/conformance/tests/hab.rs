@@ -572,3 +572,42 @@ fn compile_rejects_nine_caam_blocks() {
         "{error}"
     );
 }
+
+#[test]
+fn boot_image_blocks_verify() {
+    let pki = HabPki::new(RsaKeySize::Rsa2048);
+    let payload = kernel_payload();
+    let blocks = [
+        (0x7e_0fc0u32, 0x0usize, 0x100usize),
+        (0x401f_cdc0, 0x1000, 0x200),
+        (0x4020_0000, 0x2000, 0x1020),
+    ];
+    let list: Vec<String> = blocks
+        .iter()
+        .map(|(address, offset, length)| format!("{address:#x} {offset:#x} {length:#x} \"flash.bin\""))
+        .collect();
+    let text = balena_description(2048).replace(
+        &format!(
+            "{LOAD_ADDRESS:#x} 0x00000000 {:#x} \"%%BIN_PATH%%\"",
+            PADDED_IMAGE_LEN + IVT_LEN
+        ),
+        &list.join(", \\\n    "),
+    );
+    let csf = compile_text(&pki, &text, &payload, &pki.img.key).unwrap();
+    std::fs::write(pki.path("csf.bin"), &csf).unwrap();
+
+    let dump = pki.spsdk_parse_csf("csf.bin");
+    let spans: Vec<String> = blocks
+        .iter()
+        .map(|(address, _, length)| format!("({address:#x}, {length:#x})"))
+        .collect();
+    assert!(dump.contains(&format!("blocks=[{}]", spans.join(", "))), "{dump}");
+
+    let signed: Vec<u8> = blocks
+        .iter()
+        .flat_map(|&(_, offset, length)| payload[offset..offset + length].to_vec())
+        .collect();
+    let layout = layout(&csf);
+    openssl_verify_cms(&pki, &layout.image_signature, &signed, &pki.img.name);
+    openssl_verify_cms(&pki, &layout.csf_signature, &csf[..layout.commands_len], &pki.csf.name);
+}
