@@ -12,7 +12,9 @@
 
 use std::num::NonZeroU32;
 
-use aws_lc_rs::cipher::{DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey, AES_128};
+use aws_lc_rs::cipher::{
+    DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey, AES_128,
+};
 use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::{hmac, pbkdf2};
 use base64::Engine;
@@ -105,7 +107,9 @@ impl FernetKey {
             base64::engine::GeneralPurposeConfig::new()
                 .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
         );
-        let token = engine.decode(token.trim().as_bytes()).map_err(|_| FernetError::Encoding)?;
+        let token = engine
+            .decode(token.trim().as_bytes())
+            .map_err(|_| FernetError::Encoding)?;
 
         let minimum = HEADER_LEN + AES_BLOCK_LEN + HMAC_LEN;
         if token.len() < minimum || token.first() != Some(&FERNET_VERSION) {
@@ -126,7 +130,10 @@ impl FernetKey {
         let mut buffer = ciphertext.to_vec();
         let key = self.encryption_key().map_err(|_| FernetError::Rejected)?;
         let plaintext = PaddedBlockDecryptingKey::cbc_pkcs7(key)
-            .and_then(|key| key.decrypt(&mut buffer, DecryptionContext::Iv128(FixedLength::from(iv))).map(|p| p.len()))
+            .and_then(|key| {
+                key.decrypt(&mut buffer, DecryptionContext::Iv128(FixedLength::from(iv)))
+                    .map(|p| p.len())
+            })
             .map_err(|_| FernetError::Rejected)?;
         buffer.truncate(plaintext);
         Ok(buffer)
@@ -146,7 +153,9 @@ mod tests {
 
     #[test]
     fn wrong_passphrase_is_rejected() {
-        let token = FernetKey::from_passphrase(b"right", &[1; SALT_LEN]).encrypt(b"x", 0).unwrap();
+        let token = FernetKey::from_passphrase(b"right", &[1; SALT_LEN])
+            .encrypt(b"x", 0)
+            .unwrap();
         let wrong = FernetKey::from_passphrase(b"wrong", &[1; SALT_LEN]);
         assert!(matches!(wrong.decrypt(&token), Err(FernetError::Rejected)));
     }

@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::indexing_slicing)]
 
+pub mod ahab;
 pub mod efi;
+pub mod hab;
 pub mod kmod;
 mod le;
 pub mod openpgp;

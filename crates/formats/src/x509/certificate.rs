@@ -59,6 +59,12 @@ pub enum CertificateError {
     Encoding(#[from] der::Error),
     #[error(transparent)]
     Signer(#[from] SignerError),
+    #[error("the issuer certificate is not valid DER X.509: {0}")]
+    InvalidIssuer(der::Error),
+    #[error("the subject public key is not valid DER SubjectPublicKeyInfo: {0}")]
+    InvalidSubjectKey(der::Error),
+    #[error("the issuer key does not match the public key in the issuer certificate")]
+    IssuerKeyMismatch,
 }
 
 /// Builds and signs a self-signed v3 certificate and returns its DER.
@@ -104,7 +110,7 @@ pub fn self_signed_certificate(params: &CertificateParams, signer: &dyn Signer) 
 }
 
 /// SHA-1 of the `subjectPublicKey` bits (RFC 5280 §4.2.1.2, method 1).
-fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+pub(crate) fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
 }
 
@@ -132,7 +138,7 @@ fn ca_extensions(subject: &Name, key_id: &[u8]) -> Result<Vec<Extension>, Certif
 
 /// Encodes a Unix time as RFC 5280 §4.1.2.5 requires: UTCTime through 2049,
 /// GeneralizedTime from 2050.
-fn x509_time(unix_seconds: u64) -> Result<Time, CertificateError> {
+pub(crate) fn x509_time(unix_seconds: u64) -> Result<Time, CertificateError> {
     let date_time = DateTime::from_unix_duration(Duration::from_secs(unix_seconds))
         .map_err(|_| CertificateError::ValidityOutOfRange)?;
     if unix_seconds < GENERALIZED_TIME_FROM {
