@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod encrypted_pkcs8;
 pub mod fernet;
 mod ffi;
 
@@ -54,6 +55,8 @@ pub enum KeyError {
     Inconsistent,
     #[error("the public key could not be encoded: {0}")]
     PublicKey(String),
+    #[error("the encrypted private key cannot be read: {0}")]
+    Encrypted(String),
 }
 
 /// An RSA private key held in AWS-LC memory.

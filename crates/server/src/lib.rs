@@ -68,6 +68,9 @@ pub fn router(state: AppState) -> Router {
         .route("/secureboot/dbx", post(routes::secureboot::sign_dbx))
         .route("/secureboot/efi", post(routes::secureboot::sign_efi))
         .route("/kmod/sign", post(routes::secureboot::sign_kmod))
+        .route("/imx/pki", post(routes::nxp::create))
+        .route("/imx/cst", post(routes::nxp::cst))
+        .route("/nxp/cst", post(routes::nxp::cst))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_api_key,
@@ -81,7 +84,10 @@ pub fn router(state: AppState) -> Router {
         .route("/rsa/key/{id}", get(routes::rpi::public_key))
         .route("/gpg/keys", get(routes::openpgp::list_keys))
         .route("/gpg/key/{fingerprint}", get(routes::openpgp::public_key))
-        .route("/secureboot/{variable}/{ids}", get(routes::secureboot::get_variable));
+        .route("/secureboot/{variable}/{ids}", get(routes::secureboot::get_variable))
+        .route("/imx/pkis", get(routes::nxp::list))
+        .route("/imx/efuses/{pki_id}", get(routes::nxp::efuses))
+        .route("/nxp/efuses/{pki_id}", get(routes::nxp::efuses));
 
     Router::new()
         .merge(signing)

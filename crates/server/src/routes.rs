@@ -2,6 +2,7 @@
 
 pub(crate) mod certificates;
 pub(crate) mod health;
+pub(crate) mod nxp;
 pub(crate) mod openpgp;
 pub(crate) mod rpi;
 pub(crate) mod secureboot;
