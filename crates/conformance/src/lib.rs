@@ -10,6 +10,7 @@ pub mod cms;
 pub mod gnupg;
 pub mod grub;
 pub mod pe_builder;
+pub mod spsdk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

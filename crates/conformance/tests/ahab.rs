@@ -19,6 +19,7 @@ mod nxp;
 use std::collections::BTreeMap;
 
 use balena_sign_conformance::run_tool;
+use balena_sign_conformance::spsdk;
 use balena_sign_crypto::RsaKeySize;
 use balena_sign_formats::ahab::{fuse_words, sign_described, AhabError, AhabSrkTable, ContainerError};
 use balena_sign_formats::hab::csf_text::{self, AhabDescription, CsfDescription};
@@ -131,7 +132,7 @@ fn sign_unsigned(pki: &HabPki, unsigned: &[u8]) -> Result<Vec<u8>, AhabError> {
 /// using PKCS#1 v1.5 padding when `pkcs1_v15` is set, and returns whether
 /// it passed and its output.
 fn spsdk_verify(pki: &HabPki, file: &str, pkcs1_v15: bool) -> (bool, String) {
-    std::fs::write(pki.path("verify.py"), SPSDK_VERIFY).unwrap();
+    std::fs::write(pki.path("verify.py"), spsdk::VERIFY_AHAB).unwrap();
     let output = std::process::Command::new(spsdk_python())
         .current_dir(pki.root())
         .args(["verify.py", file, if pkcs1_v15 { "pkcs1" } else { "as-is" }])
@@ -299,7 +300,7 @@ fn srk_table_parses_with_spsdk() {
     let pki = HabPki::new(RsaKeySize::Rsa2048);
     let table = srk_table(&pki);
     std::fs::write(pki.path("srk_table.bin"), table.to_bytes()).unwrap();
-    std::fs::write(pki.path("srk_table.py"), SPSDK_SRK_TABLE).unwrap();
+    std::fs::write(pki.path("srk_table.py"), spsdk::AHAB_SRK_TABLE).unwrap();
     let output = run_tool(pki.root(), &spsdk_python(), &["srk_table.py", "srk_table.bin"]).unwrap();
     let output = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = output.lines().collect();
@@ -355,41 +356,3 @@ fn rejects_signer_of_other_srk() {
         "{error}"
     );
 }
-
-/// Runs `nxpimage ahab verify -f mimx9352 -b FILE`; with `pkcs1` as the
-/// second argument, SPSDK's RSA signature check uses PKCS#1 v1.5 padding.
-const SPSDK_VERIFY: &str = r#"
-import runpy
-import sys
-
-from spsdk.crypto.keys import PublicKeyRsa
-
-if sys.argv[2] == "pkcs1":
-    original = PublicKeyRsa.verify_signature
-
-    def verify_pkcs1_v15(self, signature, data, algorithm=None, pss_padding=False, **kwargs):
-        return original(self, signature, data, algorithm=algorithm, pss_padding=False, **kwargs)
-
-    PublicKeyRsa.verify_signature = verify_pkcs1_v15
-
-sys.argv = ["nxpimage", "ahab", "verify", "-f", "mimx9352", "-b", sys.argv[1]]
-runpy.run_module("spsdk.apps.nxpimage", run_name="__main__")
-"#;
-
-/// Parses an SRK table with SPSDK, re-exports it, hashes it and prints each
-/// record.
-const SPSDK_SRK_TABLE: &str = r#"
-import hashlib
-import sys
-
-from spsdk.image.ahab.ahab_srk import SRKTable
-
-data = open(sys.argv[1], "rb").read()
-table = SRKTable.parse(data)
-print(f"export-equal={table.export() == data}")
-print(f"sha256={table.compute_srk_hash().hex()}")
-print(f"sha512={hashlib.sha512(table.export()).hexdigest()}")
-for record in table.srk_records:
-    n = record.crypto_params[: len(record.crypto_params) - 3].hex()
-    print(f"record algorithm={record.version:#x} hash={record.hash_algorithm.label} flags={record.srk_flags:#x} n={n}")
-"#;

@@ -13,8 +13,8 @@
 use std::num::NonZeroU32;
 
 use aws_lc_rs::cipher::{
-    DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey, AES_128,
-    AES_256, DES_EDE3_FOR_LEGACY_USE_ONLY,
+    DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
+    AES_128, AES_256, DES_EDE3_FOR_LEGACY_USE_ONLY,
 };
 use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::pbkdf2;
@@ -110,7 +110,9 @@ fn decrypt_der(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
         Some(_) => return Err(unsupported("PBKDF2 pseudo-random function")),
     };
     if kdf.iteration_count > MAX_ITERATIONS {
-        return Err(KeyError::Encrypted(format!("more than {MAX_ITERATIONS} PBKDF2 iterations")));
+        return Err(KeyError::Encrypted(format!(
+            "more than {MAX_ITERATIONS} PBKDF2 iterations"
+        )));
     }
     let iterations = NonZeroU32::new(kdf.iteration_count).ok_or_else(|| unsupported("iteration count 0"))?;
 
@@ -120,12 +122,17 @@ fn decrypt_der(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
         DES_EDE3_CBC if iv.len() == DES_IV_LEN => (&DES_EDE3_FOR_LEGACY_USE_ONLY, DES_EDE3_KEY_LEN),
         AES_128_CBC if iv.len() == AES_IV_LEN => (&AES_128, 16),
         AES_256_CBC if iv.len() == AES_IV_LEN => (&AES_256, 32),
-        _ => return Err(unsupported("cipher; DES-EDE3-CBC, AES-128-CBC and AES-256-CBC are read")),
+        _ => {
+            return Err(unsupported(
+                "cipher; DES-EDE3-CBC, AES-128-CBC and AES-256-CBC are read",
+            ))
+        }
     };
 
     let mut key = vec![0u8; key_len];
     pbkdf2::derive(prf, iterations, kdf.salt.as_bytes(), password, &mut key);
-    let cipher_key = UnboundCipherKey::new(algorithm, &key).map_err(|_| KeyError::Encrypted("bad key length".into()))?;
+    let cipher_key =
+        UnboundCipherKey::new(algorithm, &key).map_err(|_| KeyError::Encrypted("bad key length".into()))?;
     key.fill(0);
 
     let context = match iv.len() {
@@ -153,13 +160,16 @@ where
     let parameters = identifier
         .parameters
         .ok_or_else(|| KeyError::Encrypted(format!("{} has no parameters", identifier.algorithm)))?;
-    parameters.decode_as().map_err(|err| KeyError::Encrypted(err.to_string()))
+    parameters
+        .decode_as()
+        .map_err(|err| KeyError::Encrypted(err.to_string()))
 }
 
 /// Encrypts a PKCS#8 PEM (`BEGIN PRIVATE KEY`) under `password` and returns
 /// `BEGIN ENCRYPTED PRIVATE KEY` PEM.
 pub fn encrypt_pem(pkcs8_pem: &str, password: &[u8]) -> Result<String, KeyError> {
-    let (label, pkcs8) = pem_rfc7468::decode_vec(pkcs8_pem.trim().as_bytes()).map_err(|err| KeyError::Pem(err.to_string()))?;
+    let (label, pkcs8) =
+        pem_rfc7468::decode_vec(pkcs8_pem.trim().as_bytes()).map_err(|err| KeyError::Pem(err.to_string()))?;
     if label != "PRIVATE KEY" {
         return Err(KeyError::Pem(format!("expected PRIVATE KEY, found {label}")));
     }
@@ -234,7 +244,10 @@ mod tests {
         assert!(encrypted.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
         let decrypted = decrypt_pem(&encrypted, b"secret").unwrap();
         assert_eq!(decrypted.public_key(), key.public_key());
-        assert!(matches!(decrypt_pem(&encrypted, b"wrong"), Err(KeyError::Encrypted(_)) | Err(KeyError::Parse)));
+        assert!(matches!(
+            decrypt_pem(&encrypted, b"wrong"),
+            Err(KeyError::Encrypted(_)) | Err(KeyError::Parse)
+        ));
     }
 
     /// Runs openssl with `input` on standard input and returns its output.
@@ -256,7 +269,10 @@ mod tests {
     fn openssl_reads_ours() {
         let (key, pem) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
         let encrypted = encrypt_pem(&pem, b"pass phrase").unwrap();
-        let public = openssl(&["pkey", "-passin", "pass:pass phrase", "-pubout"], encrypted.as_bytes());
+        let public = openssl(
+            &["pkey", "-passin", "pass:pass phrase", "-pubout"],
+            encrypted.as_bytes(),
+        );
         assert_eq!(String::from_utf8(public).unwrap(), key.public_key_pem().unwrap());
     }
 
@@ -264,7 +280,10 @@ mod tests {
     fn reads_openssl_v2_des3() {
         let (key, pem) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
         for cipher in ["des3", "aes-256-cbc"] {
-            let encrypted = openssl(&["pkcs8", "-topk8", "-v2", cipher, "-passout", "pass:pw"], pem.as_bytes());
+            let encrypted = openssl(
+                &["pkcs8", "-topk8", "-v2", cipher, "-passout", "pass:pw"],
+                pem.as_bytes(),
+            );
             let decrypted = decrypt_pem(std::str::from_utf8(&encrypted).unwrap(), b"pw").unwrap();
             assert_eq!(decrypted.public_key(), key.public_key(), "{cipher}");
         }

@@ -126,7 +126,10 @@ impl Service {
         let root = format!("{PKI_FOLDER}/{pki_id}");
         self.store().create_folder_new(&root, "PKI tree", &pki_id)?;
         for (path, contents) in &files {
-            if let Err(err) = self.store().create_file_new(format!("{root}/{path}"), contents, "PKI tree", &pki_id) {
+            if let Err(err) = self
+                .store()
+                .create_file_new(format!("{root}/{path}"), contents, "PKI tree", &pki_id)
+            {
                 let _ = self.store().remove_folder(&root);
                 return Err(err.into());
             }
@@ -140,14 +143,18 @@ impl Service {
         let ids = self.store().list(PKI_FOLDER)?;
         Ok(ids
             .into_iter()
-            .filter(|id| check_id("pki_id", id).is_ok() && self.store().exists(format!("{PKI_FOLDER}/{id}/{SRK_TABLE_FILE}")))
+            .filter(|id| {
+                check_id("pki_id", id).is_ok() && self.store().exists(format!("{PKI_FOLDER}/{id}/{SRK_TABLE_FILE}"))
+            })
             .collect())
     }
 
     /// Returns the SRK hash of tree `pki_id`: 32 bytes for HAB4, 64 for AHAB.
     pub fn pki_efuses(&self, pki_id: &str) -> Result<Vec<u8>, ServiceError> {
         check_id("pki_id", pki_id)?;
-        Ok(self.store().read(format!("{PKI_FOLDER}/{pki_id}/{SRK_EFUSES_FILE}"), "PKI tree", pki_id)?)
+        Ok(self
+            .store()
+            .read(format!("{PKI_FOLDER}/{pki_id}/{SRK_EFUSES_FILE}"), "PKI tree", pki_id)?)
     }
 
     /// Compiles the CSF description `csf_text` for `payload` with the keys of
@@ -169,10 +176,18 @@ impl Service {
             key_id: Some(pki_id),
             payload_sha256: Some(payload_digest(payload)),
         };
-        self.perform(context, operation, || self.sign_csf_unchecked(pki_id, hab_type, payload, csf_text))
+        self.perform(context, operation, || {
+            self.sign_csf_unchecked(pki_id, hab_type, payload, csf_text)
+        })
     }
 
-    fn sign_csf_unchecked(&self, pki_id: &str, hab_type: HabType, payload: &[u8], csf_text: &[u8]) -> Result<Vec<u8>, ServiceError> {
+    fn sign_csf_unchecked(
+        &self,
+        pki_id: &str,
+        hab_type: HabType,
+        payload: &[u8],
+        csf_text: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
         if !self.store().exists(format!("{PKI_FOLDER}/{pki_id}/{SRK_TABLE_FILE}")) {
             return Err(ServiceError::NotFound {
                 kind: "PKI tree",
@@ -200,9 +215,9 @@ impl Service {
                     image_key: &image_key,
                 };
                 csf::compile(hab, &inputs).map_err(|err| match err {
-                    CsfError::CsfSignature(_) | CsfError::CsfSignatureLength { .. } | CsfError::ImageSignature { .. } => {
-                        internal(err)
-                    }
+                    CsfError::CsfSignature(_)
+                    | CsfError::CsfSignatureLength { .. }
+                    | CsfError::ImageSignature { .. } => internal(err),
                     other => invalid_csf(other.to_string()),
                 })
             }
@@ -212,7 +227,9 @@ impl Service {
             }
             (CsfDescription::Hab(_), HabType::Ahab) => Err(ServiceError::InvalidField {
                 field: "hab_type",
-                reason: "is \"ahab\" but the description is a HAB4 CSF; add `Target = AHAB` to [Header] or send \"hab\"".into(),
+                reason:
+                    "is \"ahab\" but the description is a HAB4 CSF; add `Target = AHAB` to [Header] or send \"hab\""
+                        .into(),
             }),
             (CsfDescription::Ahab(_), HabType::Hab) => Err(ServiceError::InvalidField {
                 field: "hab_type",
@@ -223,7 +240,11 @@ impl Service {
 
     /// Reads every file the description names. Each must be the payload or
     /// resolve inside the tree; signed data must be the payload.
-    fn resolve_csf_files(&self, pki_id: &str, description: &CsfDescription) -> Result<BTreeMap<String, Vec<u8>>, ServiceError> {
+    fn resolve_csf_files(
+        &self,
+        pki_id: &str,
+        description: &CsfDescription,
+    ) -> Result<BTreeMap<String, Vec<u8>>, ServiceError> {
         let mut files = BTreeMap::new();
         for reference in description.referenced_files() {
             let name = &reference.file.name;
@@ -236,14 +257,23 @@ impl Service {
             match (resolved, reference.role) {
                 (VirtualPath::Payload, FileRole::SignedData) => {}
                 (VirtualPath::Payload, _) => {
-                    return Err(invalid_csf(format!("line {}: the payload cannot be used as a key or table file", reference.file.line)))
+                    return Err(invalid_csf(format!(
+                        "line {}: the payload cannot be used as a key or table file",
+                        reference.file.line
+                    )))
                 }
                 (VirtualPath::Tree(_), FileRole::SignedData) => {
-                    return Err(invalid_csf(format!("line {}: only %%BIN_PATH%% can be signed", reference.file.line)))
+                    return Err(invalid_csf(format!(
+                        "line {}: only %%BIN_PATH%% can be signed",
+                        reference.file.line
+                    )))
                 }
                 (VirtualPath::Tree(relative), _) => {
                     let contents = self.read_tree_file(pki_id, &relative).map_err(|_| {
-                        invalid_csf(format!("line {}: file \"{name}\" does not exist in PKI tree {pki_id}", reference.file.line))
+                        invalid_csf(format!(
+                            "line {}: file \"{name}\" does not exist in PKI tree {pki_id}",
+                            reference.file.line
+                        ))
                     })?;
                     files.insert(name.clone(), contents);
                 }
@@ -253,14 +283,22 @@ impl Service {
     }
 
     /// Loads the private key of the certificate the description names in `role`.
-    fn tree_key_for(&self, pki_id: &str, description: &CsfDescription, role: FileRole) -> Result<RsaPrivateKey, ServiceError> {
+    fn tree_key_for(
+        &self,
+        pki_id: &str,
+        description: &CsfDescription,
+        role: FileRole,
+    ) -> Result<RsaPrivateKey, ServiceError> {
         let reference = description
             .referenced_files()
             .into_iter()
             .find(|reference| reference.role == role)
             .ok_or_else(|| invalid_csf(format!("the description names no {role:?} file")))?;
         let Some(VirtualPath::Tree(relative)) = resolve_virtual_path(&reference.file.name) else {
-            return Err(invalid_csf(format!("line {}: file is outside the PKI tree", reference.file.line)));
+            return Err(invalid_csf(format!(
+                "line {}: file is outside the PKI tree",
+                reference.file.line
+            )));
         };
         let base = relative
             .strip_prefix("crts/")
@@ -283,7 +321,9 @@ impl Service {
         for part in relative.split('/') {
             check_id("file", part)?;
         }
-        Ok(self.store().read(format!("{PKI_FOLDER}/{pki_id}/{relative}"), "PKI file", relative)?)
+        Ok(self
+            .store()
+            .read(format!("{PKI_FOLDER}/{pki_id}/{relative}"), "PKI file", relative)?)
     }
 }
 
@@ -347,13 +387,16 @@ fn build_pki_files(hab_type: HabType, now: u64) -> Result<BTreeMap<String, Vec<u
         let cert_der = match issuer_index(&name) {
             None => x509::self_signed_certificate(&params, &key).map_err(internal)?,
             Some(index) => {
-                let issuer = members.get(index).ok_or_else(|| internal("issuer generated after its subject"))?;
+                let issuer = members
+                    .get(index)
+                    .ok_or_else(|| internal("issuer generated after its subject"))?;
                 let profile = if name.ends_with("_ca") {
                     IssuedProfile::CertificateAuthority
                 } else {
                     IssuedProfile::User
                 };
-                x509::issued_certificate(&params, &issuer.cert_der, &issuer.key, key.public_key_der(), profile).map_err(internal)?
+                x509::issued_certificate(&params, &issuer.cert_der, &issuer.key, key.public_key_der(), profile)
+                    .map_err(internal)?
             }
         };
         members.push(Member {
@@ -377,7 +420,10 @@ fn build_pki_files(hab_type: HabType, now: u64) -> Result<BTreeMap<String, Vec<u
         let encrypted = encrypted_pkcs8::encrypt_pem(&member.key_pem, password.as_bytes()).map_err(internal)?;
         files.insert(format!("keys/{}_key.pem", member.name), encrypted.into_bytes());
     }
-    files.insert(KEY_PASS_FILE.to_owned(), format!("{password}\n{password}\n").into_bytes());
+    files.insert(
+        KEY_PASS_FILE.to_owned(),
+        format!("{password}\n{password}\n").into_bytes(),
+    );
 
     let srks: Vec<&[u8]> = members
         .iter()
@@ -415,7 +461,9 @@ fn issuer_index(name: &str) -> Option<usize> {
 /// Generates `count` keys on all cores; RSA-4096 generation takes about a
 /// second each.
 fn generate_keys(count: usize) -> Result<Vec<(RsaPrivateKey, String)>, ServiceError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count.max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(count.max(1));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(RsaPrivateKey, String)>>> = Mutex::new((0..count).map(|_| None).collect());
 
@@ -436,7 +484,9 @@ fn generate_keys(count: usize) -> Result<Vec<(RsaPrivateKey, String)>, ServiceEr
         }
     });
 
-    let results = results.into_inner().map_err(|_| internal("key generation thread panicked"))?;
+    let results = results
+        .into_inner()
+        .map_err(|_| internal("key generation thread panicked"))?;
     results
         .into_iter()
         .map(|key| key.ok_or_else(|| internal("RSA key generation failed")))
@@ -463,10 +513,22 @@ mod tests {
 
     #[test]
     fn virtual_paths() {
-        assert!(matches!(resolve_virtual_path("/pki/crts/../SRK_table.bin"), Some(VirtualPath::Tree(p)) if p == "SRK_table.bin"));
+        assert!(
+            matches!(resolve_virtual_path("/pki/crts/../SRK_table.bin"), Some(VirtualPath::Tree(p)) if p == "SRK_table.bin")
+        );
         assert!(matches!(resolve_virtual_path("/payload"), Some(VirtualPath::Payload)));
-        assert!(matches!(resolve_virtual_path("/pki/crts/./x_crt.pem"), Some(VirtualPath::Tree(p)) if p == "crts/x_crt.pem"));
-        for outside in ["/pki/../etc/passwd", "/etc/passwd", "relative.pem", "/pki/crts/../../x", "/", "/pki", "/../.."] {
+        assert!(
+            matches!(resolve_virtual_path("/pki/crts/./x_crt.pem"), Some(VirtualPath::Tree(p)) if p == "crts/x_crt.pem")
+        );
+        for outside in [
+            "/pki/../etc/passwd",
+            "/etc/passwd",
+            "relative.pem",
+            "/pki/crts/../../x",
+            "/",
+            "/pki",
+            "/../..",
+        ] {
             assert!(resolve_virtual_path(outside).is_none(), "{outside}");
         }
     }

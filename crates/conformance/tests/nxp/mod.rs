@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use balena_sign_conformance::spsdk;
 use balena_sign_conformance::{run_tool, Scratch};
 use balena_sign_crypto::{RsaKeySize, RsaPrivateKey};
 use balena_sign_formats::hab::srk::SrkTable;
@@ -29,7 +30,7 @@ const NOT_AFTER_TEXT: &str = "331110221320Z";
 
 /// Returns the Python interpreter with SPSDK installed.
 pub fn spsdk_python() -> String {
-    std::env::var("SPSDK_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+    spsdk::python()
 }
 
 /// One key of the tree with its certificate, written to `<name>.key`
@@ -147,7 +148,7 @@ impl HabPki {
 
     /// SPSDK's SRK table and fuse hash for the certificates `<name>.crt`.
     pub fn spsdk_srk_table(&self, names: &[&str]) -> (Vec<u8>, Vec<u8>) {
-        std::fs::write(self.path("srk_table.py"), SPSDK_SRK_TABLE).unwrap();
+        std::fs::write(self.path("srk_table.py"), spsdk::HAB_SRK_TABLE).unwrap();
         let mut args = vec!["srk_table.py".to_owned(), "spsdk_srk".to_owned()];
         args.extend(names.iter().map(|name| format!("{name}.crt")));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -157,7 +158,7 @@ impl HabPki {
 
     /// SPSDK's `SegCSF.parse` of a CSF file, one line per command.
     pub fn spsdk_parse_csf(&self, file: &str) -> String {
-        std::fs::write(self.path("parse_csf.py"), SPSDK_PARSE_CSF).unwrap();
+        std::fs::write(self.path("parse_csf.py"), spsdk::PARSE_CSF).unwrap();
         let output = run_tool(self.root(), &spsdk_python(), &["parse_csf.py", file]).unwrap();
         String::from_utf8(output.stdout).unwrap()
     }
@@ -364,58 +365,4 @@ keyUsage = nonRepudiation, digitalSignature, keyEncipherment
 nsComment = "OpenSSL Generated Certificate"
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid,issuer
-"#;
-
-/// Builds SPSDK's SRK table from certificate files: `out` then the files;
-/// writes `out.table` and `out.fuses`.
-const SPSDK_SRK_TABLE: &str = r#"
-import sys
-from spsdk.crypto.certificate import Certificate
-from spsdk.image.hab.hab_srk import SrkItem, SrkTable
-
-table = SrkTable()
-for path in sys.argv[2:]:
-    table.append(SrkItem.from_certificate(Certificate.load(path)))
-open(sys.argv[1] + ".table", "wb").write(table.export())
-open(sys.argv[1] + ".fuses", "wb").write(table.export_fuses())
-"#;
-
-/// Parses a CSF with SPSDK and prints the header and one line per command.
-const SPSDK_PARSE_CSF: &str = r#"
-import sys
-from spsdk.image.hab.segments.seg_csf import SegCSF
-
-csf = SegCSF.parse(open(sys.argv[1], "rb").read())
-header = csf._header
-print(f"header tag={header.tag:#x} length={header.length} version={header.param:#x}")
-for command in csf.commands:
-    head = command._header
-    parts = [type(command).__name__, f"tag={head.tag:#x}", f"param={head.param:#x}"]
-    if head.tag == 0xBE:
-        parts += [
-            f"protocol={command.certificate_format.tag:#x}",
-            f"algorithm={command.hash_algorithm.tag:#x}",
-            f"source={command.source_index}",
-            f"target={command.target_index}",
-            f"location={command.cmd_data_location:#x}",
-            f"data={type(command.cmd_data_reference).__name__}",
-        ]
-    elif head.tag == 0xCA:
-        blocks = ", ".join(f"({start:#x}, {length:#x})" for start, length in command)
-        parts += [
-            f"key={command.key_index}",
-            f"format={command.sig_format.tag:#x}",
-            f"engine={command.engine.tag:#x}",
-            f"config={command.engine_cfg}",
-            f"location={command.location:#x}",
-            f"blocks=[{blocks}]",
-            f"data={type(command.cmd_data_reference).__name__}",
-        ]
-    elif head.tag == 0xB2:
-        parts.append(f"features={command.features:#x}")
-        if command.uid:
-            parts.append(f"uid={command.uid:#x}")
-    elif head.tag == 0xB1:
-        parts += [f"algorithm={command.hash_algorithm.tag:#x}", f"engine={command.engine.tag:#x}"]
-    print(" ".join(parts))
 "#;

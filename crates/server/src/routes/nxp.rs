@@ -40,7 +40,9 @@ pub(crate) async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let request: CreateRequest = body.parse()?;
     let hab_type = HabType::parse("hab_type", &request.hab_type)?;
-    let pki_id = state.run(move |service| Ok(service.create_pki(&context, hab_type)?)).await?;
+    let pki_id = state
+        .run(move |service| Ok(service.create_pki(&context, hab_type)?))
+        .await?;
     Ok(Json(json!({ "pki_id": pki_id })))
 }
 
@@ -57,7 +59,11 @@ struct CstRequest<'a> {
 
 /// `POST /imx/cst`: what NXP's Code Signing Tool outputs for the
 /// description, as `csf_bin`.
-pub(crate) async fn cst(State(state): State<AppState>, Context(context): Context, body: JsonBody) -> Result<Response, ApiError> {
+pub(crate) async fn cst(
+    State(state): State<AppState>,
+    Context(context): Context,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let request: CstRequest<'_> = body.parse()?;
     let hab_type = HabType::parse("hab_type", &request.hab_type)?;
     let payload = decode_base64("payload", &request.payload)?;
