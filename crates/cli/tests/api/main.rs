@@ -8,6 +8,7 @@
 
 mod auth;
 mod certificates;
+mod client;
 mod common;
 mod mock_balena;
 mod replay;
