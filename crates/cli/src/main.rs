@@ -4,6 +4,7 @@
 
 mod api_key;
 mod audit;
+mod client;
 mod config;
 mod serve;
 
@@ -34,6 +35,8 @@ enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Call a balena-sign server: sign files and fetch public keys.
+    Client(client::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.store, args),
         Command::ApiKey(command) => api_key::run(&cli.store, command),
         Command::Audit(command) => audit::run(&cli.store, command),
+        Command::Client(args) => client::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 mod certificates;
+mod client;
 mod common;
 mod efi;
 mod inputs;
