@@ -593,7 +593,6 @@ fn help_documents_every_option() {
 // The tests below use endpoints that the server does not serve yet.
 
 #[test]
-#[ignore = "needs POST /gpg/key, GET /gpg/key/{fingerprint} and POST /gpg/sign in the server"]
 fn gpg_sign_verifies_with_gpgv() {
     let server = Server::start();
     let reply = server.post(
@@ -631,7 +630,6 @@ fn gpg_sign_verifies_with_gpgv() {
 }
 
 #[test]
-#[ignore = "needs POST /secureboot/efi in the server"]
 fn efi_sign_verifies_with_sbverify() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
@@ -654,7 +652,6 @@ fn efi_sign_verifies_with_sbverify() {
 }
 
 #[test]
-#[ignore = "needs POST /kmod/sign in the server"]
 fn kmod_sign_appends_verifiable_signature() {
     /// Trailer of a signed module: `struct module_signature` (12 bytes, the
     /// signature length big-endian in its last 4) and then this magic.
@@ -706,7 +703,6 @@ fn kmod_sign_appends_verifiable_signature() {
 }
 
 #[test]
-#[ignore = "needs POST /secureboot/pk and GET /secureboot/pk/{ids} in the server"]
 fn fetch_keys_writes_secure_boot_variables() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
@@ -743,7 +739,6 @@ fn fetch_keys_writes_secure_boot_variables() {
 }
 
 #[test]
-#[ignore = "needs POST /imx/pki and GET /imx/efuses/{pki_id} in the server"]
 fn fetch_keys_writes_imx_efuses() {
     let server = Server::start();
     let reply = server.post("/imx/pki", &json!({ "hab_type": "hab" }));
@@ -761,7 +756,6 @@ fn fetch_keys_writes_imx_efuses() {
 }
 
 #[test]
-#[ignore = "needs GET /gpg/keys, /imx/pkis and the endpoints they list in the server"]
 fn fetch_keys_without_selection_fetches_listed() {
     let server = Server::start();
     let rsa = new_rsa_key(&server);
