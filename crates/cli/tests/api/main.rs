@@ -15,6 +15,7 @@ mod efi;
 mod inputs;
 mod kmod;
 mod mock_balena;
+mod nxp;
 mod openpgp;
 mod replay;
 mod rpi;
