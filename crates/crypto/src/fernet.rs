@@ -36,7 +36,6 @@ const HEADER_LEN: usize = VERSION_LEN + TIMESTAMP_LEN + IV_LEN;
 
 /// Failure to make or open a token.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum FernetError {
     /// The token is not base64url text.
     #[error("the token is not valid base64url")]

@@ -33,6 +33,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     MissingApiKey,
     InvalidApiKey,
+    /// A secret in the body, such as a backup passphrase, is wrong.
+    Unauthorized {
+        reason: String,
+    },
     /// The API key could not be checked (balenaCloud unreachable).
     AuthUnavailable,
     NotFound {
@@ -69,7 +73,7 @@ impl ApiError {
         match self {
             Self::InvalidField { .. } | Self::InvalidBody { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::MissingApiKey | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::MissingApiKey | Self::InvalidApiKey | Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -89,6 +93,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::MissingApiKey => "MISSING_API_KEY",
             Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::Unauthorized { .. } => "UNAUTHORIZED",
             Self::AuthUnavailable => "AUTH_UNAVAILABLE",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::RouteNotFound => "ROUTE_NOT_FOUND",
@@ -108,6 +113,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "the request body must be JSON with `Content-Type: application/json`".into(),
             Self::MissingApiKey => "missing X-API-Key header".into(),
             Self::InvalidApiKey => "invalid API key".into(),
+            Self::Unauthorized { reason } => reason.clone(),
             Self::AuthUnavailable => "cannot check the API key now; try again later".into(),
             Self::NotFound { kind, id } => format!("{kind} '{id}' not found"),
             Self::RouteNotFound => "no such endpoint".into(),
@@ -154,6 +160,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { kind, id } => Self::NotFound { kind, id },
             ServiceError::AlreadyExists { kind, id } => Self::AlreadyExists { kind, id },
             ServiceError::Forbidden(reason) => Self::Forbidden { reason },
+            ServiceError::Unauthorized(reason) => Self::Unauthorized { reason },
             ServiceError::AuditUnavailable => Self::AuditUnavailable,
             ServiceError::Internal(detail) => Self::internal(detail),
         }

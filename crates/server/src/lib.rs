@@ -71,6 +71,9 @@ pub fn router(state: AppState) -> Router {
         .route("/imx/pki", post(routes::nxp::create))
         .route("/imx/cst", post(routes::nxp::cst))
         .route("/nxp/cst", post(routes::nxp::cst))
+        .route("/bootstrap", post(routes::bootstrap::bootstrap))
+        .route("/export", post(routes::backup::export))
+        .route("/import", post(routes::backup::import))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_api_key,

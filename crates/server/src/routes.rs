@@ -1,5 +1,7 @@
 //! Endpoint handlers, one module per API area.
 
+pub(crate) mod backup;
+pub(crate) mod bootstrap;
 pub(crate) mod certificates;
 pub(crate) mod health;
 pub(crate) mod nxp;

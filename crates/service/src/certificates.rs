@@ -29,6 +29,11 @@ pub struct CreateCertificate {
 }
 
 impl CreateCertificate {
+    /// The id the certificate will have.
+    pub fn cert_id(&self) -> &str {
+        &self.cert_id
+    }
+
     /// Validates the fields of `POST /cert`.
     pub fn new(
         cert_id: String,

@@ -11,6 +11,9 @@ pub enum ServiceError {
     NotFound { kind: &'static str, id: String },
     #[error("{kind} '{id}' already exists")]
     AlreadyExists { kind: &'static str, id: String },
+    /// A secret in the request (a backup passphrase) is wrong.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     /// The caller's API key limits do not allow the operation.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -29,6 +32,7 @@ impl ServiceError {
             Self::InvalidField { .. } => "INVALID_FIELD",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",

@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod backup;
+mod bootstrap;
 mod certificates;
 mod clock;
 mod error;
@@ -23,6 +25,7 @@ use balena_sign_keystore::{CertStore, KeyPairStore, Store, OPENPGP_KEYS, RSA_KEY
 
 pub use audit::{AuditError, AuditLog};
 pub use balena_sign_auth::Caller;
+pub use bootstrap::{Bootstrap, Bootstrapped};
 pub use certificates::{CreateCertificate, DEFAULT_DAYS, DEFAULT_KEY_BITS};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::ServiceError;
@@ -43,6 +46,8 @@ pub struct Service {
     openpgp_keys: KeyPairStore,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
+    /// Held by imports, exports and bootstraps, which touch many files.
+    maintenance: std::sync::Mutex<()>,
 }
 
 impl Service {
@@ -54,6 +59,7 @@ impl Service {
             store,
             clock,
             audit,
+            maintenance: std::sync::Mutex::new(()),
         }
     }
 

@@ -13,11 +13,11 @@ use crate::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
-    cert_id: String,
-    subject: String,
-    key_length: Option<Count>,
-    days: Option<Count>,
+pub(crate) struct CreateRequest {
+    pub(crate) cert_id: String,
+    pub(crate) subject: String,
+    pub(crate) key_length: Option<Count>,
+    pub(crate) days: Option<Count>,
 }
 
 /// `POST /cert`: a new key and self-signed certificate.

@@ -28,8 +28,8 @@ pub(crate) async fn efuses(State(state): State<AppState>, Path(pki_id): Path<Str
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
-    hab_type: String,
+pub(crate) struct CreateRequest {
+    pub(crate) hab_type: String,
 }
 
 /// `POST /imx/pki`: a new PKI tree; answers its id.

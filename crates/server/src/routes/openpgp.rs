@@ -32,11 +32,11 @@ pub(crate) async fn public_key(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateKeyRequest {
-    name_real: String,
-    name_email: String,
-    name_comment: Option<String>,
-    key_length: Option<Count>,
+pub(crate) struct CreateKeyRequest {
+    pub(crate) name_real: String,
+    pub(crate) name_email: String,
+    pub(crate) name_comment: Option<String>,
+    pub(crate) key_length: Option<Count>,
 }
 
 /// `POST /gpg/key`: a new key; answers its fingerprint.

@@ -26,7 +26,7 @@ pub(crate) async fn public_key(State(state): State<AppState>, Path(id): Path<Str
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateKeyRequest {}
+pub(crate) struct CreateKeyRequest {}
 
 /// `POST /rsa/key`: a new RSA-2048 key; answers its id as `fingerprint`.
 pub(crate) async fn create_key(

@@ -281,7 +281,11 @@ mod tests {
         let gzip = archive_with(|builder| {
             for index in 0..300 {
                 builder
-                    .append_data(&mut file_header(zeros.len()), format!("x509/zero{index}"), zeros.as_slice())
+                    .append_data(
+                        &mut file_header(zeros.len()),
+                        format!("x509/zero{index}"),
+                        zeros.as_slice(),
+                    )
                     .unwrap();
             }
         });
@@ -293,7 +297,9 @@ mod tests {
     fn rejects_too_many_entries() {
         let gzip = archive_with(|builder| {
             for index in 0..=MAX_ENTRIES {
-                builder.append_data(&mut file_header(0), format!("x509/f{index}"), &[][..]).unwrap();
+                builder
+                    .append_data(&mut file_header(0), format!("x509/f{index}"), &[][..])
+                    .unwrap();
             }
         });
         assert_eq!(read_archive(&gzip), Err(ArchiveError::TooManyEntries));
