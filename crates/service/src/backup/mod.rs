@@ -175,7 +175,7 @@ impl Service {
     fn plan_import(&self, files: &ArchiveFiles) -> Result<Vec<PlannedFile>, ServiceError> {
         let mut plan = Vec::new();
         let mut gpg_files = ArchiveFiles::new();
-        let mut certificates: BTreeMap<String, (Option<&Vec<u8>>, Option<&Vec<u8>>)> = BTreeMap::new();
+        let mut certificates: BTreeMap<String, CertificateFiles<'_>> = BTreeMap::new();
 
         for (path, contents) in files {
             let (top, rest) = path.split_once('/').unwrap_or((path, ""));
@@ -183,9 +183,9 @@ impl Service {
                 X509_FOLDER => {
                     let name = single_name(path, rest)?;
                     if let Some(id) = name.strip_suffix(".crt") {
-                        certificates.entry(id.to_owned()).or_default().0 = Some(contents);
+                        certificates.entry(id.to_owned()).or_default().cert = Some(contents);
                     } else if let Some(id) = name.strip_suffix(".key") {
-                        certificates.entry(id.to_owned()).or_default().1 = Some(contents);
+                        certificates.entry(id.to_owned()).or_default().key = Some(contents);
                     } else if is_derived_x509_file(name) {
                         plan.push(PlannedFile::new(path, contents, "certificate file", name));
                     } else {
@@ -218,7 +218,7 @@ impl Service {
             }
         }
 
-        for (id, (cert, key)) in certificates {
+        for (id, CertificateFiles { cert, key }) in certificates {
             crate::check_id("data", &id)?;
             let (Some(cert), Some(key)) = (cert, key) else {
                 return Err(ServiceError::InvalidField {
@@ -305,6 +305,13 @@ impl Service {
             let _ = std::fs::remove_dir(self.store().path(&folder));
         }
     }
+}
+
+/// The `.crt` and `.key` files of one certificate in a backup.
+#[derive(Default)]
+struct CertificateFiles<'a> {
+    cert: Option<&'a Vec<u8>>,
+    key: Option<&'a Vec<u8>>,
 }
 
 /// A file an import will write.
