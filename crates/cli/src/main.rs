@@ -4,6 +4,7 @@
 
 mod api_key;
 mod audit;
+mod backup;
 mod client;
 mod config;
 mod serve;
@@ -32,6 +33,10 @@ enum Command {
     /// Manage local API keys (used when FLEET_ID is not set).
     #[command(subcommand)]
     ApiKey(api_key::ApiKeyCommand),
+    /// Write an encrypted backup of a stopped store, as POST /export does.
+    Export(backup::ExportArgs),
+    /// Merge an encrypted backup into a stopped store, as POST /import does.
+    Import(backup::ImportArgs),
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.store, args),
         Command::ApiKey(command) => api_key::run(&cli.store, command),
         Command::Audit(command) => audit::run(&cli.store, command),
+        Command::Export(args) => backup::export(&cli.store, args),
+        Command::Import(args) => backup::import(&cli.store, args),
         Command::Client(args) => client::run(args),
     };
     match result {

@@ -52,6 +52,7 @@ pub(crate) fn run(store_path: &Path, args: ServeArgs) -> anyhow::Result<()> {
 
     let cloud = config::balena_cloud_from_env()?;
     let store = Store::open(store_path).with_context(|| format!("cannot open key store {}", store_path.display()))?;
+    let _lock = store.lock_exclusive()?;
 
     let auth = match cloud {
         Some(config) => {

@@ -22,6 +22,9 @@ pub enum StoreError {
     /// the store expects there.
     #[error("unsafe key store: {path}: {reason}")]
     Unsafe { path: PathBuf, reason: String },
+    /// Another process holds the store's lock.
+    #[error("the key store {path} is in use by another balena-sign process, such as a running server")]
+    Busy { path: PathBuf },
     /// A stored file could not be parsed.
     #[error("corrupt key store file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },

@@ -28,4 +28,4 @@ pub use certs::CertStore;
 pub use error::StoreError;
 pub use id::{validate_id, IdError, MAX_ID_LEN};
 pub use key_pairs::{KeyPairLayout, KeyPairStore, OPENPGP_KEYS, RSA_KEYS};
-pub use store::{Store, FILE_MODE, FOLDER_MODE};
+pub use store::{Store, StoreLock, FILE_MODE, FOLDER_MODE};

@@ -15,6 +15,15 @@ pub const FOLDER_MODE: u32 = 0o700;
 /// Prefix of temporary files; ids cannot start with '.', so no id collides.
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// File whose lock marks the store as in use by one process.
+const LOCK_FILE: &str = ".lock";
+
+/// An exclusive lock on the store, held until dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
 /// The key store root and its atomic file primitives.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -179,6 +188,27 @@ impl Store {
             Ok(()) => sync_parent(&path),
             Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
             Err(err) => Err(StoreError::io(&path, err)),
+        }
+    }
+
+    /// Takes the store's exclusive lock without waiting, so that one server,
+    /// or one offline import or export, uses the store at a time.
+    pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
+        let path = self.path(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(|err| StoreError::io(&path, err))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(StoreLock { _file: file }),
+            Err(rustix::io::Errno::WOULDBLOCK) => Err(StoreError::Busy {
+                path: self.root.clone(),
+            }),
+            Err(err) => Err(StoreError::io(&path, err.into())),
         }
     }
 
