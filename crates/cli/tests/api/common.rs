@@ -223,6 +223,13 @@ fn reply(response: reqwest::blocking::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().unwrap();
+    if text.is_empty() {
+        return Reply {
+            status,
+            json: Value::Null,
+            headers,
+        };
+    }
     let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"));
     Reply { status, json, headers }
 }

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod backup;
 mod certificates;
 mod client;
 mod common;
