@@ -8,6 +8,7 @@
 //! an outage never turns into an accepted key.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -109,6 +110,8 @@ pub struct BalenaCloud {
     config: BalenaCloudConfig,
     client: reqwest::Client,
     accepted: Mutex<HashMap<[u8; 32], Instant>>,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
 }
 
 impl BalenaCloud {
@@ -121,7 +124,17 @@ impl BalenaCloud {
             config,
             client,
             accepted: Mutex::new(HashMap::new()),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
         })
+    }
+
+    /// Checks answered from the cache, and checks that asked the API.
+    pub fn cache_counts(&self) -> (u64, u64) {
+        (
+            self.cache_hits.load(Ordering::Relaxed),
+            self.cache_misses.load(Ordering::Relaxed),
+        )
     }
 
     pub(crate) async fn authenticate(&self, api_key: &str) -> Result<Caller, AuthError> {
@@ -131,8 +144,10 @@ impl BalenaCloud {
             limits: self.config.limits.clone(),
         };
         if self.is_cached(&hash) {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(caller);
         }
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
 
         self.check_with_api(api_key).await?;
         self.remember(hash);

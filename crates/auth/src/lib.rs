@@ -56,6 +56,14 @@ pub enum Authenticator {
 }
 
 impl Authenticator {
+    /// balenaCloud cache hits and misses; zero in local mode.
+    pub fn cache_counts(&self) -> (u64, u64) {
+        match self {
+            Self::Local(_) => (0, 0),
+            Self::BalenaCloud(cloud) => cloud.cache_counts(),
+        }
+    }
+
     /// Checks the value of the `X-API-Key` header.
     pub async fn authenticate(&self, api_key: Option<&str>) -> Result<Caller, AuthError> {
         let api_key = api_key

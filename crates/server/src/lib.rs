@@ -9,6 +9,7 @@
 mod error;
 mod json;
 mod middleware;
+mod openapi;
 mod routes;
 
 use std::future::Future;
@@ -16,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 use balena_sign_auth::Authenticator;
 use balena_sign_service::Service;
@@ -53,48 +53,30 @@ impl AppState {
     }
 }
 
-/// Builds the router with every endpoint and middleware.
+/// Builds the router from the endpoint table, with every middleware.
 pub fn router(state: AppState) -> Router {
-    let signing = Router::new()
-        .route("/cert", post(routes::certificates::create))
-        .route("/cert/sign", post(routes::certificates::sign_digest))
-        .route("/rsa/key", post(routes::rpi::create_key))
-        .route("/rsa/sign", post(routes::rpi::sign))
-        .route("/gpg/key", post(routes::openpgp::create_key))
-        .route("/gpg/sign", post(routes::openpgp::sign))
-        .route("/secureboot/pk", post(routes::secureboot::sign_pk))
-        .route("/secureboot/kek", post(routes::secureboot::sign_kek))
-        .route("/secureboot/db", post(routes::secureboot::sign_db))
-        .route("/secureboot/dbx", post(routes::secureboot::sign_dbx))
-        .route("/secureboot/efi", post(routes::secureboot::sign_efi))
-        .route("/kmod/sign", post(routes::secureboot::sign_kmod))
-        .route("/imx/pki", post(routes::nxp::create))
-        .route("/imx/cst", post(routes::nxp::cst))
-        .route("/nxp/cst", post(routes::nxp::cst))
-        .route("/bootstrap", post(routes::bootstrap::bootstrap))
-        .route("/export", post(routes::backup::export))
-        .route("/import", post(routes::backup::import))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::require_api_key,
-        ));
-
-    let public = Router::new()
-        .route("/health", get(routes::health::health))
-        .route("/cert/{cert_id}", get(routes::certificates::get))
-        .route("/kmod/cert/{cert_id}", get(routes::certificates::get))
-        .route("/rsa/keys", get(routes::rpi::list_keys))
-        .route("/rsa/key/{id}", get(routes::rpi::public_key))
-        .route("/gpg/keys", get(routes::openpgp::list_keys))
-        .route("/gpg/key/{fingerprint}", get(routes::openpgp::public_key))
-        .route("/secureboot/{variable}/{ids}", get(routes::secureboot::get_variable))
-        .route("/imx/pkis", get(routes::nxp::list))
-        .route("/imx/efuses/{pki_id}", get(routes::nxp::efuses))
-        .route("/nxp/efuses/{pki_id}", get(routes::nxp::efuses));
+    let mut signing = Router::new();
+    let mut public = Router::new();
+    for endpoint in openapi::ENDPOINTS {
+        let handler = routes::method_router(endpoint.handler);
+        if endpoint.needs_api_key() {
+            signing = signing.route(endpoint.path, handler);
+        } else {
+            public = public.route(endpoint.path, handler);
+        }
+    }
+    let signing = signing.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::require_api_key,
+    ));
 
     Router::new()
         .merge(signing)
         .merge(public)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::record_metrics,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body))

@@ -133,3 +133,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Context {
         Ok(Self(RequestContext { request_id, caller }))
     }
 }
+
+/// Counts each request that matched a route, by route template.
+pub(crate) async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.service.metrics().record_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

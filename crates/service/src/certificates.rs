@@ -89,6 +89,7 @@ impl Service {
             scope: KeyScope::Ids(&[&cert_id]),
             key_id: Some(&cert_id),
             payload_sha256: None,
+            payload_len: 0,
         };
         self.perform_with_undo(
             context,
@@ -178,6 +179,7 @@ impl Service {
             scope: KeyScope::Ids(&[cert_id]),
             key_id: Some(cert_id),
             payload_sha256: Some(digest),
+            payload_len: digest.len(),
         };
 
         self.perform(context, operation, || {

@@ -22,6 +22,7 @@ impl Service {
             scope: KeyScope::Ids(&[key_id]),
             key_id: Some(key_id),
             payload_sha256: Some(payload_digest(module)),
+            payload_len: module.len(),
         };
 
         self.perform(context, operation, || {

@@ -13,6 +13,7 @@ mod certificates;
 mod clock;
 mod error;
 mod kmod;
+pub mod metrics;
 mod nxp;
 mod openpgp;
 mod operation;
@@ -48,6 +49,7 @@ pub struct Service {
     audit: AuditLog,
     /// Held by imports, exports and bootstraps, which touch many files.
     maintenance: std::sync::Mutex<()>,
+    metrics: metrics::Metrics,
 }
 
 impl Service {
@@ -60,7 +62,13 @@ impl Service {
             clock,
             audit,
             maintenance: std::sync::Mutex::new(()),
+            metrics: metrics::Metrics::default(),
         }
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     /// The key store this service works on.

@@ -105,6 +105,7 @@ impl Service {
             scope: KeyScope::Unnamed,
             key_id: None,
             payload_sha256: None,
+            payload_len: 0,
         };
         let created = self.perform_with_undo(
             context,
@@ -175,6 +176,7 @@ impl Service {
             scope: KeyScope::Ids(&[pki_id]),
             key_id: Some(pki_id),
             payload_sha256: Some(payload_digest(payload)),
+            payload_len: payload.len(),
         };
         self.perform(context, operation, || {
             self.sign_csf_unchecked(pki_id, hab_type, payload, csf_text)

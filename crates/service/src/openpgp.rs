@@ -99,6 +99,7 @@ impl Service {
             scope: KeyScope::Unnamed,
             key_id: None,
             payload_sha256: None,
+            payload_len: 0,
         };
         let created = self.perform_with_undo(
             context,
@@ -154,6 +155,7 @@ impl Service {
             scope: KeyScope::Ids(&[&normalized]),
             key_id: Some(&normalized),
             payload_sha256: Some(payload_digest(payload)),
+            payload_len: payload.len(),
         };
 
         self.perform(context, operation, || {

@@ -39,6 +39,8 @@ pub(crate) struct Operation<'a> {
     /// SHA-256 of the request payload, or the digest a client sent to be
     /// signed.
     pub(crate) payload_sha256: Option<[u8; 32]>,
+    /// Length of the signed payload, for the signed-bytes metric.
+    pub(crate) payload_len: usize,
 }
 
 /// What the audit record says about an operation's result.
@@ -133,6 +135,10 @@ impl Service {
                 undo(value);
             }
             return Err(err);
+        }
+        if outcome.is_ok() && operation.permission == Permission::Sign {
+            self.metrics
+                .record_signature(operation.name, operation.key_id.unwrap_or("-"), operation.payload_len);
         }
         outcome
     }

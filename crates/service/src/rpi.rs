@@ -22,6 +22,7 @@ impl Service {
             scope: KeyScope::Unnamed,
             key_id: None,
             payload_sha256: None,
+            payload_len: 0,
         };
         let created = self.perform_with_undo(
             context,
@@ -71,6 +72,7 @@ impl Service {
             scope: KeyScope::Ids(&[key_id]),
             key_id: Some(key_id),
             payload_sha256: Some(digest),
+            payload_len: payload.len(),
         };
 
         self.perform(context, operation, || {

@@ -125,6 +125,7 @@ impl Service {
             scope: KeyScope::Ids(&scope),
             key_id: Some(signing_key_id),
             payload_sha256: None,
+            payload_len: 0,
         };
 
         self.perform_with_undo(
@@ -167,6 +168,7 @@ impl Service {
             scope: KeyScope::Ids(&[signing_key_id]),
             key_id: Some(signing_key_id),
             payload_sha256: Some(payload_digest(esl)),
+            payload_len: esl.len(),
         };
         self.perform(context, operation, || {
             self.sign_variable(variable, esl, signing_key_id, append)
@@ -218,6 +220,7 @@ impl Service {
             scope: KeyScope::Ids(&[key_id]),
             key_id: Some(key_id),
             payload_sha256: Some(payload_digest(image)),
+            payload_len: image.len(),
         };
 
         self.perform(context, operation, || {

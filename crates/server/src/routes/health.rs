@@ -12,3 +12,26 @@ pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Value>,
         .await?;
     Ok(Json(json!({ "status": "ok" })))
 }
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let (hits, misses) = state.auth.cache_counts();
+    let text = state.service.metrics().render(&[
+        (
+            "balena_sign_auth_cache_hits_total",
+            "balenaCloud API key checks answered from the cache.",
+            hits,
+        ),
+        (
+            "balena_sign_auth_cache_misses_total",
+            "balenaCloud API key checks that asked the API.",
+            misses,
+        ),
+    ]);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// `GET /openapi.json`: the OpenAPI 3 document of this API.
+pub(crate) async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}

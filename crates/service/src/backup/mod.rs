@@ -52,6 +52,7 @@ impl Service {
             scope: KeyScope::Unnamed,
             key_id: None,
             payload_sha256: None,
+            payload_len: 0,
         };
         let backup = self.perform(context, operation, || {
             let _guard = self
@@ -136,6 +137,7 @@ impl Service {
             scope: KeyScope::Unnamed,
             key_id: None,
             payload_sha256: Some(crate::operation::payload_digest(data.as_bytes())),
+            payload_len: data.len(),
         };
         let summary = self.perform(context, operation, || {
             let _guard = self
