@@ -9,6 +9,7 @@
 #![deny(clippy::indexing_slicing)]
 
 pub mod efi;
+pub mod gnupg;
 pub mod kmod;
 mod le;
 pub mod openpgp;
