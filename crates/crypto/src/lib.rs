@@ -1,9 +1,11 @@
 //! RSA private keys for balena-sign.
 //!
 //! Private-key operations run only in AWS-LC, a constant-time, audited C
-//! library, through `aws-lc-rs` for key generation and through `aws-lc-sys`
-//! for the PKCS#1 v1.5 block signature, which `aws-lc-rs` has no safe API
-//! for. The FFI lives in [`ffi`], the one module allowed to use `unsafe`.
+//! library. Key generation goes through `aws-lc-rs`. What `aws-lc-rs` has no
+//! safe API for goes through `aws-lc-sys`: the PKCS#1 v1.5 block signature,
+//! and building a key from its integers or reading them back, which moves
+//! keys to and from GnuPG. The FFI lives in [`ffi`], the one module allowed
+//! to use `unsafe`.
 
 #![deny(unsafe_code)]
 
@@ -12,6 +14,7 @@ pub mod fernet;
 mod ffi;
 
 use aws_lc_rs::encoding::AsDer;
+use balena_sign_formats::gnupg::RsaPrivateComponents;
 use balena_sign_formats::rsa_key::RsaPublicKey;
 use balena_sign_formats::{Signer, SignerError};
 
@@ -57,6 +60,12 @@ pub enum KeyError {
     PublicKey(String),
     #[error("the encrypted private key cannot be read: {0}")]
     Encrypted(String),
+    #[error("the RSA coefficient u is not p^-1 mod q; the key is damaged")]
+    CoefficientMismatch,
+    #[error("the RSA key lacks its private integers (d, p, q and the CRT values)")]
+    MissingComponents,
+    #[error("AWS-LC failed to {operation}")]
+    Backend { operation: &'static str },
 }
 
 /// An RSA private key held in AWS-LC memory.
@@ -106,7 +115,10 @@ impl RsaPrivateKey {
 
     /// Loads a DER private key, PKCS#8 or PKCS#1.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
-        let key = ffi::RsaHandle::from_private_der(der)?;
+        Self::from_handle(ffi::RsaHandle::from_private_der(der)?)
+    }
+
+    fn from_handle(key: ffi::RsaHandle) -> Result<Self, KeyError> {
         let (modulus, public_exponent) = key.public_components()?;
         let public_key = RsaPublicKey {
             modulus,
@@ -122,6 +134,45 @@ impl RsaPrivateKey {
         })
     }
 
+    /// Builds a key from the integers of a GnuPG or OpenPGP secret key and
+    /// returns it with its PKCS#8 PEM (`BEGIN PRIVATE KEY`), as
+    /// [`generate`](Self::generate) does.
+    ///
+    /// n, e, d, p and q make the key; AWS-LC computes the CRT values
+    /// d mod (p - 1), d mod (q - 1) and the coefficient in constant time,
+    /// orders the primes p > q as its own keys have them, and checks the
+    /// key with `RSA_check_key`. The given u must equal the smaller prime's
+    /// inverse modulo the larger, as OpenPGP defines it.
+    pub fn from_components(components: &RsaPrivateComponents) -> Result<(Self, String), KeyError> {
+        let (larger, smaller) = if is_greater(&components.p, &components.q) {
+            (&components.p, &components.q)
+        } else {
+            (&components.q, &components.p)
+        };
+        let factors = ffi::PrimeFactors {
+            n: &components.n,
+            e: &components.e,
+            d: &components.d,
+            p: larger,
+            q: smaller,
+        };
+        let (key, coefficient) = ffi::RsaHandle::from_factors(&factors)?;
+        if !coefficient.equals_consttime(&components.u)? {
+            return Err(KeyError::CoefficientMismatch);
+        }
+
+        let pkcs8 = key.to_pkcs8_der()?;
+        let pem = pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &pkcs8)
+            .map_err(|err| KeyError::Pem(err.to_string()))?;
+        Ok((Self::from_handle(key)?, pem))
+    }
+
+    /// Returns n, e, d, p, q and u in the OpenPGP and GnuPG convention:
+    /// p < q and u = p^-1 mod q. The buffers are zeroed when dropped.
+    pub fn private_components(&self) -> Result<RsaPrivateComponents, KeyError> {
+        self.key.private_components()
+    }
+
     /// Returns the public key's modulus and exponent.
     pub fn public_key(&self) -> &RsaPublicKey {
         &self.public_key
@@ -133,6 +184,19 @@ impl RsaPrivateKey {
         pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der)
             .map_err(|err| KeyError::PublicKey(err.to_string()))
     }
+}
+
+/// Returns whether the unsigned big-endian `a` is greater than `b`. Only the
+/// order of the two primes depends on it, which AWS-LC's key generation
+/// also branches on.
+fn is_greater(a: &[u8], b: &[u8]) -> bool {
+    let (a, b) = (strip_leading_zeros(a), strip_leading_zeros(b));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b)).is_gt()
+}
+
+fn strip_leading_zeros(value: &[u8]) -> &[u8] {
+    let start = value.iter().position(|&byte| byte != 0).unwrap_or(value.len());
+    value.get(start..).unwrap_or_default()
 }
 
 impl Signer for RsaPrivateKey {
@@ -182,6 +246,92 @@ mod tests {
         let (key, _) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
         let err = key.sign_pkcs1_raw(&[0u8; 250]).unwrap_err();
         assert!(matches!(err, SignerError::InputTooLong { .. }));
+    }
+
+    fn components_of(key: &RsaPrivateKey) -> RsaPrivateComponents {
+        key.private_components().unwrap()
+    }
+
+    #[test]
+    fn components_follow_openpgp_convention() {
+        let (key, _) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let components = components_of(&key);
+        assert_eq!(components.n, key.public_key().modulus);
+        assert_eq!(components.e, [0x01, 0x00, 0x01]);
+        assert!(is_greater(&components.q, &components.p), "p < q");
+        assert_eq!(components.modulus_bits(), 2048);
+        assert_eq!(
+            format!("{components:?}"),
+            "RsaPrivateComponents { modulus_bits: 2048, .. }"
+        );
+    }
+
+    #[test]
+    fn rebuilds_identical_key_from_components() {
+        let (key, pem) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let components = components_of(&key);
+        let (rebuilt, rebuilt_pem) = RsaPrivateKey::from_components(&components).unwrap();
+        assert_eq!(rebuilt_pem, pem, "same PKCS#8 encoding as the generated key");
+        assert_eq!(rebuilt.public_key(), key.public_key());
+
+        let again = components_of(&rebuilt);
+        for (name, got, want) in [
+            ("d", &again.d, &components.d),
+            ("p", &again.p, &components.p),
+            ("q", &again.q, &components.q),
+            ("u", &again.u, &components.u),
+        ] {
+            assert_eq!(got, want, "{name}");
+        }
+
+        let digest = HashAlgorithm::Sha256.digest(b"balena");
+        assert_eq!(
+            rebuilt.sign_digest(HashAlgorithm::Sha256, &digest).unwrap(),
+            key.sign_digest(HashAlgorithm::Sha256, &digest).unwrap()
+        );
+    }
+
+    #[test]
+    fn accepts_primes_in_either_order() {
+        let (key, pem) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let mut components = components_of(&key);
+        std::mem::swap(&mut components.p, &mut components.q);
+        components.p.insert(0, 0x00);
+        let (_, rebuilt_pem) = RsaPrivateKey::from_components(&components).unwrap();
+        assert_eq!(rebuilt_pem, pem);
+    }
+
+    #[test]
+    fn rejects_wrong_coefficient() {
+        let (key, _) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let mut components = components_of(&key);
+        let last = components.u.len() - 1;
+        components.u[last] ^= 0x01;
+        assert!(matches!(
+            RsaPrivateKey::from_components(&components),
+            Err(KeyError::CoefficientMismatch)
+        ));
+    }
+
+    #[test]
+    fn rejects_inconsistent_components() {
+        let (key, _) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+
+        let mut wrong_d = components_of(&key);
+        let last = wrong_d.d.len() - 1;
+        wrong_d.d[last] ^= 0x02;
+        assert!(matches!(
+            RsaPrivateKey::from_components(&wrong_d),
+            Err(KeyError::Inconsistent)
+        ));
+
+        let (other, _) = RsaPrivateKey::generate(RsaKeySize::Rsa2048).unwrap();
+        let mut wrong_n = components_of(&key);
+        wrong_n.n = other.public_key().modulus.clone();
+        assert!(matches!(
+            RsaPrivateKey::from_components(&wrong_n),
+            Err(KeyError::Inconsistent)
+        ));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod ahab;
 pub mod efi;
+pub mod gnupg;
 pub mod hab;
 pub mod kmod;
 mod le;
