@@ -5,6 +5,8 @@
 mod api_key;
 mod audit;
 mod config;
+mod health;
+mod luks;
 mod serve;
 
 use std::path::PathBuf;
@@ -34,6 +36,8 @@ enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Check that a running server returns 200 for GET /health (for container health checks).
+    Health(health::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.store, args),
         Command::ApiKey(command) => api_key::run(&cli.store, command),
         Command::Audit(command) => audit::run(&cli.store, command),
+        Command::Health(args) => health::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,3 +13,4 @@ mod mock_balena;
 mod replay;
 mod rpi;
 mod server;
+mod setup;
