@@ -1,8 +1,11 @@
 //! Settings that come only from the environment, named as the older
 //! service names them.
 
+use std::os::unix::ffi::OsStringExt;
+
 use anyhow::{bail, Context};
 use balena_sign_auth::{BalenaCloudConfig, Limits, Permission, DEFAULT_CACHE_SECONDS};
+use balena_sign_luks::{LuksConfig, Owner, DEFAULT_LABEL, DEFAULT_OWNER};
 
 /// balenaCloud settings when `FLEET_ID` (or the older `BALENA_APP_ID`) is set.
 pub(crate) fn balena_cloud_from_env() -> anyhow::Result<Option<BalenaCloudConfig>> {
@@ -26,6 +29,26 @@ pub(crate) fn balena_cloud_from_env() -> anyhow::Result<Option<BalenaCloudConfig
         cache_seconds,
     )?;
     Ok(Some(config.with_limits(fleet_limits_from_env()?)))
+}
+
+/// LUKS2 settings when `BALENASIGN_LUKS_KEY` is set. The passphrase is
+/// every byte of the variable, as the older service piped it to
+/// cryptsetup, with no newline added or removed.
+pub(crate) fn luks_from_env() -> anyhow::Result<Option<LuksConfig>> {
+    let Some(passphrase) = std::env::var_os("BALENASIGN_LUKS_KEY").filter(|value| !value.is_empty()) else {
+        return Ok(None);
+    };
+
+    let label = env("BALENASIGN_LUKS_LABEL").unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+    let owner = match env("BALENASIGN_LUKS_OWNER") {
+        Some(text) => text
+            .parse::<Owner>()
+            .map_err(anyhow::Error::msg)
+            .context("invalid BALENASIGN_LUKS_OWNER")?,
+        None => DEFAULT_OWNER,
+    };
+    let config = LuksConfig::new(&label, passphrase.into_vec(), owner).context("invalid BALENASIGN_LUKS_LABEL")?;
+    Ok(Some(config))
 }
 
 /// Limits for every balenaCloud key: `BALENASIGN_FLEET_ALLOW` (operations)

@@ -7,6 +7,8 @@ mod audit;
 mod backup;
 mod client;
 mod config;
+mod health;
+mod luks;
 mod serve;
 
 use std::path::PathBuf;
@@ -42,6 +44,8 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Call a balena-sign server: sign files and fetch public keys.
     Client(client::ClientArgs),
+    /// Check that a running server returns 200 for GET /health (for container health checks).
+    Health(health::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Export(args) => backup::export(&cli.store, args),
         Command::Import(args) => backup::import(&cli.store, args),
         Command::Client(args) => client::run(args),
+        Command::Health(args) => health::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,6 +49,7 @@ enum LogFormat {
 
 pub(crate) fn run(store_path: &Path, args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    crate::luks::prepare_from_env(store_path)?;
 
     let cloud = config::balena_cloud_from_env()?;
     let store = Store::open(store_path).with_context(|| format!("cannot open key store {}", store_path.display()))?;

@@ -22,3 +22,4 @@ mod replay;
 mod rpi;
 mod secureboot;
 mod server;
+mod setup;
