@@ -285,7 +285,15 @@ fn export_wipe_import_restores_everything() {
         .post("/imx/pki", &json!({ "hab_type": "hab" }))
         .field("pki_id")
         .to_owned();
-    let public_before = public_material(&server, &rsa, &pki);
+    let gpg = server
+        .post(
+            "/gpg/key",
+            &json!({ "name_real": "Backup", "name_email": "backup@example.com" }),
+        )
+        .field("fingerprint")
+        .to_owned();
+    let mut public_before = public_material(&server, &rsa, &pki);
+    public_before.push(server.get(&format!("/gpg/key/{gpg}")).json);
     let files_before = key_files(&server.store);
 
     let backup = server.post("/export", &json!({ "key": PASSPHRASE }));
@@ -302,7 +310,9 @@ fn export_wipe_import_restores_everything() {
     });
     assert_eq!(import(&restored, &backup.json).status, 204);
     assert_eq!(key_files(&restored.store), files_before);
-    assert_eq!(public_material(&restored, &rsa, &pki), public_before);
+    let mut public_after = public_material(&restored, &rsa, &pki);
+    public_after.push(restored.get(&format!("/gpg/key/{gpg}")).json);
+    assert_eq!(public_after, public_before);
     assert_eq!(
         import(&restored, &backup.json).status,
         204,

@@ -13,6 +13,7 @@ mod certificates;
 mod client;
 mod common;
 mod efi;
+mod fixture;
 mod inputs;
 mod kmod;
 mod mock_balena;
