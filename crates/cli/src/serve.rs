@@ -34,6 +34,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "BALENASIGN_AUDIT_LOG")]
     audit_log: Option<std::path::PathBuf>,
 
+    /// PEM certificate chain for HTTPS; with --tls-key, the server speaks HTTPS only.
+    #[arg(long, env = "BALENASIGN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "BALENASIGN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+
     /// Log format on standard error.
     #[arg(long, env = "BALENASIGN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -88,11 +96,35 @@ pub(crate) fn run(store_path: &Path, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr().context("cannot read the listening address")?;
-        tracing::info!(%address, store = %store.root().display(), max_body = args.max_body, "listening");
+        let tls = match (args.tls_cert, args.tls_key) {
+            (Some(certificate), Some(private_key)) => {
+                let files = balena_sign_server::TlsFiles {
+                    certificate,
+                    private_key,
+                };
+                let config = files.load().await.with_context(|| {
+                    format!(
+                        "cannot load the TLS certificate {} and key {}",
+                        files.certificate.display(),
+                        files.private_key.display()
+                    )
+                })?;
+                Some(config)
+            }
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%address, scheme, store = %store.root().display(), max_body = args.max_body, "listening");
 
-        balena_sign_server::serve(listener, balena_sign_server::router(state), shutdown_signal())
-            .await
-            .context("server failed")?;
+        let router = balena_sign_server::router(state);
+        match tls {
+            Some(config) => balena_sign_server::serve_tls(listener, router, config, shutdown_signal())
+                .await
+                .context("HTTPS server failed")?,
+            None => balena_sign_server::serve(listener, router, shutdown_signal())
+                .await
+                .context("server failed")?,
+        }
         tracing::info!("stopped");
         Ok(())
     })

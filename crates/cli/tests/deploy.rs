@@ -354,7 +354,11 @@ fn help_settings(command: &[&str]) -> BTreeSet<String> {
         }
     }
     for part in help.split("[env: ").skip(1) {
-        settings.insert(part.split('=').next().unwrap().to_owned());
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        settings.insert(name);
     }
     settings
 }
@@ -367,8 +371,10 @@ fn subcommands(command: &[&str]) -> Vec<String> {
     let Some((_, list)) = help.split_once("Commands:\n") else {
         return Vec::new();
     };
+    // Wrapped descriptions are indented further than the command names.
     list.lines()
         .take_while(|line| line.starts_with("  "))
+        .filter(|line| !line.starts_with("   "))
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| *name != "help")
         .map(str::to_owned)
@@ -378,9 +384,20 @@ fn subcommands(command: &[&str]) -> Vec<String> {
 /// Environment variables the binary reads outside clap.
 fn environment_variables_in_code() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let folder = repo_root().join("crates/cli/src");
-    for entry in std::fs::read_dir(&folder).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    let mut folders = vec![repo_root().join("crates/cli/src")];
+    let mut files = Vec::new();
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
         for pattern in ["env(\"", "var_os(\"", "var(\""] {
             for part in text.split(pattern).skip(1) {
                 names.insert(part.split('"').next().unwrap().to_owned());

@@ -94,3 +94,49 @@ pub async fn serve(
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
+
+/// Certificate chain and private key files (PEM) for HTTPS.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub certificate: std::path::PathBuf,
+    pub private_key: std::path::PathBuf,
+}
+
+/// Seconds requests in flight may take to finish after a shutdown signal,
+/// over HTTPS.
+const TLS_GRACE_SECONDS: u64 = 60;
+
+/// Rustls settings loaded from PEM files.
+pub struct TlsConfig(axum_server::tls_rustls::RustlsConfig);
+
+impl TlsFiles {
+    /// Reads and checks the certificate chain and key.
+    pub async fn load(&self) -> std::io::Result<TlsConfig> {
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&self.certificate, &self.private_key).await?;
+        Ok(TlsConfig(config))
+    }
+}
+
+/// Serves `router` over HTTPS (rustls) on `listener` until `shutdown`
+/// completes, then lets requests in flight finish.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    tls: TlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = tls.0;
+    let listener = listener.into_std()?;
+    let handle = axum_server::Handle::new();
+    let signal_handle = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signal_handle.graceful_shutdown(Some(std::time::Duration::from_secs(TLS_GRACE_SECONDS)));
+    });
+
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum_server::from_tcp_rustls(listener, config)?
+        .handle(handle)
+        .serve(service)
+        .await
+}

@@ -19,6 +19,7 @@ mod kmod;
 mod mock_balena;
 mod nxp;
 mod openpgp;
+mod operations;
 mod replay;
 mod rpi;
 mod secureboot;
