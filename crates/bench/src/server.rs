@@ -95,7 +95,7 @@ impl BenchServer {
         Ok(value)
     }
 
-    pub(crate) async fn post_bytes(&self, path: &str, body: Vec<u8>) -> anyhow::Result<u16> {
+    pub(crate) async fn post_bytes(&self, path: &str, body: bytes::Bytes) -> anyhow::Result<u16> {
         let response = self
             .inner
             .client
