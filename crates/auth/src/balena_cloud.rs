@@ -1,7 +1,7 @@
-//! API keys checked against balenaCloud: a key is valid when it can read the
+//! API keys checked against balenaCloud. A key is valid when it can read the
 //! configured fleet, that is when
 //! `GET {base}/v7/application({fleet_id})?$select=id,app_name` with
-//! `Authorization: Bearer <key>` answers 200 with a non-empty `d` array.
+//! `Authorization: Bearer <key>` returns 200 with a non-empty `d` array.
 //!
 //! Accepted keys are cached by their SHA-256 for a short time. When the API
 //! cannot answer (timeout, connection error, 5xx) the request fails with 503:
@@ -29,7 +29,7 @@ const MAX_CACHED_KEYS: usize = 10_000;
 /// Hex digits of the key hash that name a caller in logs.
 const IDENTITY_HASH_DIGITS: usize = 12;
 
-/// Why the balenaCloud settings are unusable.
+/// Error in the balenaCloud settings.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -41,7 +41,7 @@ pub enum ConfigError {
     Client(String),
 }
 
-/// Where and how to check keys.
+/// Settings of the balenaCloud key check.
 #[derive(Clone, Debug)]
 pub struct BalenaCloudConfig {
     fleet_id: u64,
@@ -94,7 +94,7 @@ impl BalenaCloudConfig {
         self
     }
 
-    /// The fleet whose readers may sign.
+    /// Returns the fleet whose readers may sign.
     pub fn fleet_id(&self) -> u64 {
         self.fleet_id
     }
@@ -129,7 +129,7 @@ impl BalenaCloud {
         })
     }
 
-    /// Checks answered from the cache, and checks that asked the API.
+    /// Returns the number of checks served from the cache and the number sent to the API.
     pub fn cache_counts(&self) -> (u64, u64) {
         (
             self.cache_hits.load(Ordering::Relaxed),
@@ -163,7 +163,7 @@ impl BalenaCloud {
             .await
             .map_err(|err| {
                 tracing::error!(error = %err, "balenaCloud API request failed");
-                AuthError::Unavailable("the balenaCloud API did not answer".into())
+                AuthError::Unavailable("the balenaCloud API did not respond".into())
             })?;
 
         let status = response.status();
@@ -171,21 +171,21 @@ impl BalenaCloud {
             return Err(AuthError::Rejected);
         }
         if !status.is_success() {
-            tracing::error!(%status, fleet_id = self.config.fleet_id, "balenaCloud API answered with an error");
-            return Err(AuthError::Unavailable(format!("the balenaCloud API answered {status}")));
+            tracing::error!(%status, fleet_id = self.config.fleet_id, "balenaCloud API returned an error");
+            return Err(AuthError::Unavailable(format!("the balenaCloud API returned {status}")));
         }
 
         let body: serde_json::Value = response.json().await.map_err(|err| {
-            tracing::error!(error = %err, "balenaCloud API answered with a body that is not JSON");
-            AuthError::Unavailable("the balenaCloud API answered with an unreadable body".into())
+            tracing::error!(error = %err, "balenaCloud API response is not JSON");
+            AuthError::Unavailable("the balenaCloud API response is not JSON".into())
         })?;
         match body.get("d").and_then(serde_json::Value::as_array) {
             Some(fleets) if !fleets.is_empty() => Ok(()),
             Some(_) => Err(AuthError::Rejected),
             None => {
-                tracing::error!("balenaCloud API answer has no `d` array");
+                tracing::error!("balenaCloud API response has no `d` array");
                 Err(AuthError::Unavailable(
-                    "the balenaCloud API answered without a `d` array".into(),
+                    "the balenaCloud API response has no `d` array".into(),
                 ))
             }
         }

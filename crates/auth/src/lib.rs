@@ -21,12 +21,12 @@ pub use local::{ApiKeyRecord, LocalApiKeys, API_KEYS_FOLDER};
 pub struct Caller {
     /// Local API key name, or `balena-cloud:<key hash prefix>`.
     pub identity: String,
-    /// What this caller may do.
+    /// Operations and keys this caller is limited to.
     pub limits: Limits,
 }
 
 impl Caller {
-    /// A caller with no limits, for the command line and tests.
+    /// Creates a caller with no limits, for the command line and tests.
     pub fn operator(identity: impl Into<String>) -> Self {
         Self {
             identity: identity.into(),

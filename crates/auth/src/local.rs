@@ -43,7 +43,7 @@ pub struct ApiKeyRecord {
 }
 
 impl ApiKeyRecord {
-    /// The key's limits.
+    /// Returns the key's limits.
     pub fn limits(&self) -> Limits {
         Limits {
             allow: self.allow.clone(),
@@ -52,7 +52,13 @@ impl ApiKeyRecord {
     }
 }
 
-/// Keys by hash, valid while the folder's modification time is unchanged.
+/// Seconds after a change of the folder during which the index is reread on
+/// every request: file times have a coarse clock (a few milliseconds), so a
+/// change right after a read can leave the folder's time unchanged.
+const RACY_SECONDS: i64 = 2;
+
+/// Keys by hash, valid while the folder's modification time is unchanged
+/// and old enough to be trusted.
 #[derive(Default)]
 struct KeyIndex {
     folder_stamp: Option<(u64, i64, i64)>,
@@ -110,7 +116,7 @@ impl LocalApiKeys {
         self.store.remove_file(record_path(name))
     }
 
-    /// All stored keys, sorted by name.
+    /// Lists all stored keys, sorted by name.
     pub fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let mut records = Vec::new();
         for file_name in self.store.list(API_KEYS_FOLDER)? {
@@ -146,7 +152,8 @@ impl LocalApiKeys {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
             Err(err) => return Err(StoreError::io(folder, err)),
         };
-        if stamp.is_some() && stamp == index.folder_stamp {
+        let settled = stamp.is_some_and(|(_, seconds, _)| now_unix_seconds() - seconds > RACY_SECONDS);
+        if settled && stamp == index.folder_stamp {
             return Ok(());
         }
 
@@ -180,6 +187,10 @@ impl LocalApiKeys {
 
 fn record_path(name: &str) -> PathBuf {
     PathBuf::from(API_KEYS_FOLDER).join(format!("{name}.json"))
+}
+
+fn now_unix_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn now_rfc3339() -> String {

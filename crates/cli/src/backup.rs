@@ -22,7 +22,7 @@ pub(crate) struct ExportArgs {
     /// File to write the backup to; it must not exist.
     #[arg(long)]
     out: PathBuf,
-    /// File whose first line is the passphrase; without it, the terminal asks.
+    /// File whose first line is the passphrase; without it, the terminal prompts for it.
     #[arg(long)]
     passphrase_file: Option<PathBuf>,
 }
@@ -31,7 +31,7 @@ pub(crate) struct ExportArgs {
 pub(crate) struct ImportArgs {
     /// Backup file: the JSON that `/export` or `balena-sign export` wrote.
     file: PathBuf,
-    /// File whose first line is the passphrase; without it, the terminal asks.
+    /// File whose first line is the passphrase; without it, the terminal prompts for it.
     #[arg(long)]
     passphrase_file: Option<PathBuf>,
 }
@@ -93,7 +93,7 @@ fn decode_salt(salt: &str) -> anyhow::Result<Vec<u8>> {
         .context("the backup's `salt` is not valid base64")
 }
 
-/// Opens the store for offline use; fails while a server holds it.
+/// Opens the store for offline use; fails while a server has it locked.
 fn open_service(store_path: &Path) -> anyhow::Result<(Service, balena_sign_keystore::StoreLock)> {
     let store = Store::open(store_path).with_context(|| format!("cannot open key store {}", store_path.display()))?;
     let lock = store

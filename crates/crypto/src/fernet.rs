@@ -41,7 +41,7 @@ pub enum FernetError {
     #[error("the token is not valid base64url")]
     Encoding,
     /// The token does not decrypt with this key: a wrong passphrase, or
-    /// damaged data. The two cannot be told apart by design.
+    /// damaged data. By design, the two cannot be distinguished.
     #[error("the token does not decrypt with this passphrase, or it is damaged")]
     Rejected,
     #[error("encryption failed")]

@@ -37,7 +37,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// An I/O failure on `path`.
+    /// Creates an I/O failure on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),

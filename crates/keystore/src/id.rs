@@ -4,7 +4,7 @@
 /// Maximum id length in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
-/// Why an id was rejected.
+/// Reason an id was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdError {

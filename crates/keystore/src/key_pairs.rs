@@ -15,7 +15,7 @@ use crate::store::Store;
 
 const PRIVATE_FILE: &str = "private.pem";
 
-/// Where one kind of key pair lives in the store.
+/// Location of one kind of key pair in the store.
 #[derive(Debug)]
 pub struct KeyPairLayout {
     /// Top-level folder in the store.

@@ -2,8 +2,8 @@
 //!
 //! Every error responds with `{"error": "...", "code": "..."}` and, when a
 //! request field is at fault, `"field"`. Internal failures are logged with
-//! their detail where they are converted; the client gets a short message with
-//! the request id and never a path, key or secret.
+//! their detail where they are converted. The client gets a short message and
+//! the request id in the `x-request-id` header, never a path, key or secret.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

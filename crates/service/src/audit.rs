@@ -31,7 +31,7 @@ const MAX_BATCH: usize = 512;
 /// Bytes read from the end of the log to find its last record at startup.
 const TAIL_CHUNK: u64 = 64 * 1024;
 
-/// What happened, as the caller of the service describes it.
+/// An operation as the service reports it to the audit log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditEvent {
     pub request_id: String,

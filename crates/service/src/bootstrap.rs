@@ -1,9 +1,10 @@
 //! `/bootstrap`: all the signing material of a new deployment in one call.
 //!
-//! Order, as the older service does it: the certificates; the PK variable
-//! signed by the PK certificate, the KEK variable by the PK certificate and,
-//! when a db certificate is given, the db variable by the db certificate;
-//! then the OpenPGP key, the RSA key and the HAB and AHAB PKI trees. The
+//! The order is the older service's. First come the certificates. Then the
+//! PK variable is signed by the PK certificate, the KEK variable by the PK
+//! certificate and, when a db certificate is given, the db variable by the
+//! db certificate. Last come the OpenPGP key, the RSA key and the HAB and
+//! AHAB PKI trees. The
 //! whole request is checked before anything is created, and when a step
 //! fails everything this call created is removed.
 
@@ -24,7 +25,7 @@ pub struct Bootstrap {
     pub db: Option<CreateCertificate>,
 }
 
-/// What a bootstrap created.
+/// Material that a bootstrap created.
 #[derive(Debug, Default)]
 pub struct Bootstrapped {
     /// `(name, PEM)` for each certificate: `pk`, `kek`, `db`, `kmod`.

@@ -4,7 +4,7 @@ use balena_sign_keystore::StoreError;
 #[derive(Debug, thiserror::Error)]
 // Exhaustive on purpose: the HTTP layer maps every variant explicitly.
 pub enum ServiceError {
-    /// A request field is invalid; `reason` says what to fix.
+    /// A request field is invalid, and `reason` states what to fix.
     #[error("invalid {field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
     #[error("{kind} '{id}' not found")]

@@ -66,12 +66,12 @@ impl Service {
         }
     }
 
-    /// The server's counters.
+    /// Returns the server's counters.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.metrics
     }
 
-    /// The key store this service works on.
+    /// Returns the key store this service works on.
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -43,8 +43,8 @@ pub const CERTS_PATH_PLACEHOLDER: &str = "%%CERTS_PATH%%";
 /// Placeholder for the uploaded payload in a CSF description.
 pub const BIN_PATH_PLACEHOLDER: &str = "%%BIN_PATH%%";
 
-/// Where the placeholders point while file names are resolved: a virtual
-/// root that never touches the real file system.
+/// Virtual paths that the placeholders resolve to, so that file names from a
+/// request never touch the real file system.
 const VIRTUAL_CERTS_PATH: &str = "/pki/crts";
 const VIRTUAL_BIN_PATH: &str = "/payload";
 const VIRTUAL_TREE_PREFIX: &str = "/pki/";
@@ -159,8 +159,8 @@ impl Service {
     }
 
     /// Compiles the CSF description `csf_text` for `payload` with the keys of
-    /// tree `pki_id`. HAB4 answers the CSF binary; AHAB answers the whole
-    /// image with the container's signature block filled in.
+    /// tree `pki_id`. For HAB4 it returns the CSF binary. For AHAB it returns
+    /// the whole image with the container's signature block filled in.
     pub fn sign_csf(
         &self,
         context: &RequestContext,

@@ -17,7 +17,7 @@ use crate::{check_id, RequestContext, Service, ServiceError};
 /// Hash of every detached signature.
 pub const SIGNATURE_HASH: HashAlgorithm = HashAlgorithm::Sha512;
 
-/// Longest name, comment or e-mail address accepted, in characters.
+/// Maximum length of a name, comment or e-mail address, in characters.
 const MAX_USER_ID_PART: usize = 256;
 
 /// A checked request for a new OpenPGP key.

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditEvent;
 use crate::{Service, ServiceError};
 
-/// Who asks, within which request.
+/// The caller and request of an operation.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub request_id: String,
@@ -16,7 +16,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// A context for operations started from the command line.
+    /// Creates a context for operations started from the command line.
     pub fn operator(request_id: impl Into<String>) -> Self {
         Self {
             request_id: request_id.into(),
@@ -43,7 +43,7 @@ pub(crate) struct Operation<'a> {
     pub(crate) payload_len: usize,
 }
 
-/// What the audit record says about an operation's result.
+/// Result details that the audit record stores for an operation.
 pub(crate) trait AuditOutput {
     /// Bytes whose SHA-256 is recorded as `output_sha256`.
     fn output_bytes(&self) -> Option<&[u8]>;

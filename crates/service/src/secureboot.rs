@@ -23,7 +23,7 @@ const X509_FOLDER: &str = "x509";
 /// Prefix hashed with a certificate to derive its signature owner GUID.
 const OWNER_GUID_CONTEXT: &[u8] = b"balena-sign signature owner\0";
 
-/// Most certificates in one list; firmware variables hold a few dozen at most.
+/// Maximum number of certificates in one list; firmware variables contain a few dozen at most.
 pub const MAX_LIST_IDS: usize = 64;
 
 /// A checked, sorted, de-duplicated list of certificate ids.
@@ -278,10 +278,11 @@ impl Service {
         Ok(esl)
     }
 
-    /// The signature list of one certificate. A list imported from the older
-    /// service (`x509/<id>.esl`, with the owner GUID it chose) is kept when it
-    /// holds exactly this certificate; otherwise the owner GUID is derived
-    /// from the certificate, so the same certificate always gives the same list.
+    /// Returns the signature list of one certificate. A list imported from
+    /// the older service (`x509/<id>.esl`, with the owner GUID it chose) is
+    /// kept when it contains exactly this certificate. Otherwise the owner
+    /// GUID is derived from the certificate, so the same certificate always
+    /// gives the same list.
     fn certificate_signature_list(&self, id: &str) -> Result<Vec<u8>, ServiceError> {
         let cert_der = self.certificate_der("key_id", id)?;
         if let Ok(stored) = self

@@ -156,7 +156,7 @@ fn cloud_server_error_is_503() {
     let server = cloud_server(&mock, mock_balena::FLEET_ID);
     let reply = new_rsa_key(&server, Some(mock_balena::SERVER_ERROR_KEY));
     assert_error(&reply, 503, &["cannot check the API key"]);
-    assert!(server.logs().contains("balenaCloud API answered with an error"));
+    assert!(server.logs().contains("balenaCloud API returned an error"));
     assert!(
         !server.logs().contains(mock_balena::SERVER_ERROR_KEY),
         "log contains the API key"

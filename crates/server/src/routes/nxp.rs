@@ -32,7 +32,7 @@ pub(crate) struct CreateRequest {
     pub(crate) hab_type: String,
 }
 
-/// `POST /imx/pki`: a new PKI tree; answers its id.
+/// `POST /imx/pki`: creates a PKI tree and returns its id.
 pub(crate) async fn create(
     State(state): State<AppState>,
     Context(context): Context,

@@ -39,7 +39,7 @@ pub(crate) struct CreateKeyRequest {
     pub(crate) key_length: Option<Count>,
 }
 
-/// `POST /gpg/key`: a new key; answers its fingerprint.
+/// `POST /gpg/key`: creates a key and returns its fingerprint.
 pub(crate) async fn create_key(
     State(state): State<AppState>,
     Context(context): Context,

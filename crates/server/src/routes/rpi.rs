@@ -28,7 +28,7 @@ pub(crate) async fn public_key(State(state): State<AppState>, Path(id): Path<Str
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateKeyRequest {}
 
-/// `POST /rsa/key`: a new RSA-2048 key; answers its id as `fingerprint`.
+/// `POST /rsa/key`: creates an RSA-2048 key and returns its id as `fingerprint`.
 pub(crate) async fn create_key(
     State(state): State<AppState>,
     Context(context): Context,

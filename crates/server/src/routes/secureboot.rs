@@ -59,7 +59,7 @@ pub(crate) async fn sign_dbx(state: State<AppState>, context: Context, body: Jso
     sign_database(state, context, body, SecureBootVariable::Dbx).await
 }
 
-/// Signs a variable for stored certificates; answers `{}`.
+/// Signs a variable for stored certificates and returns `{}`.
 async fn sign_stored(
     State(state): State<AppState>,
     Context(context): Context,
@@ -98,8 +98,8 @@ async fn sign_stored_list(
     Ok(Json(json!({})))
 }
 
-/// Signs db or dbx: stored certificates (`key_id`) or a caller's signature
-/// lists (`esl` with `signing_key_id`, answered as `auth`).
+/// Signs db or dbx: stored certificates (`key_id`), or a caller's signature
+/// lists (`esl` with `signing_key_id`, returned as `auth`).
 async fn sign_database(
     State(state): State<AppState>,
     Context(context): Context,

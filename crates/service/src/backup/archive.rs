@@ -33,7 +33,7 @@ pub const MAX_DEPTH: usize = 6;
 const FOLDER_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
 
-/// Why an archive was rejected.
+/// Reason an archive was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ArchiveError {
@@ -60,7 +60,7 @@ pub type ArchiveFiles = BTreeMap<String, Vec<u8>>;
 
 /// Reads and checks an archive; returns its regular files.
 pub fn read_archive(gzip: &[u8]) -> Result<ArchiveFiles, ArchiveError> {
-    // One byte past the limit tells an archive at the limit from a larger one.
+    // Reading one byte past the limit distinguishes an archive at the limit from a larger one.
     let decoder = GzDecoder::new(gzip).take(MAX_UNPACKED_BYTES + 1);
     let mut archive = tar::Archive::new(decoder);
     let entries = archive.entries().map_err(format_error)?;
@@ -161,7 +161,7 @@ fn format_error(err: std::io::Error) -> ArchiveError {
     ArchiveError::Format(err.to_string())
 }
 
-/// A read error after `total` bytes: past the limit it is the limit.
+/// Converts a read error after `total` bytes; past the limit, the limit is the cause.
 fn read_error(err: std::io::Error, total: u64) -> ArchiveError {
     if total >= MAX_UNPACKED_BYTES {
         ArchiveError::TooLarge

@@ -33,7 +33,7 @@ pub struct Backup {
     pub salt: String,
 }
 
-/// What an import added to the store.
+/// Counts of what an import added to the store.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportSummary {
     /// Files written, relative to the store.
