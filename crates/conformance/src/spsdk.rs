@@ -106,3 +106,12 @@ for record in table.srk_records:
     n = record.crypto_params[: len(record.crypto_params) - 3].hex()
     print(f"record algorithm={record.version:#x} hash={record.hash_algorithm.label} flags={record.srk_flags:#x} n={n}")
 "#;
+
+/// Prints the HAB4 fuse hash SPSDK computes from an SRK table file.
+pub const HAB_FUSES: &str = r#"
+import sys
+from spsdk.image.hab.hab_srk import SrkTable
+
+table = SrkTable.parse(open(sys.argv[1], "rb").read())
+print(table.export_fuses().hex())
+"#;

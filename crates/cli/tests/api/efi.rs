@@ -204,3 +204,27 @@ fn efi_bad_input_is_rejected() {
     }
     assert_eq!(snapshot(&server.store), before);
 }
+
+#[test]
+fn efi_payload_near_body_limit() {
+    let server = crate::common::Server::start_with(crate::common::ServerOptions {
+        args: vec!["--max-body".into(), "1MiB".into()],
+        ..crate::common::ServerOptions::default()
+    });
+    let reply = server.post("/cert", &json!({ "cert_id": "db", "subject": "/CN=db" }));
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let before = snapshot(&server.store);
+
+    // 700 KiB of image is about 933 KiB of base64 inside the JSON body.
+    let fits = generate_pe(true, &[(".text", 700 << 10)], 0);
+    let body = json!({ "key_id": "db", "payload": b64encode(&fits) });
+    assert!(body.to_string().len() < 1 << 20);
+    let reply = server.post("/secureboot/efi", &body);
+    assert_eq!(reply.status, 200, "{}", reply.json);
+
+    let too_large = generate_pe(true, &[(".text", 800 << 10)], 0);
+    let body = json!({ "key_id": "db", "payload": b64encode(&too_large) });
+    assert!(body.to_string().len() > 1 << 20);
+    assert_error(&server.post("/secureboot/efi", &body), 413, &["1048576 bytes"]);
+    assert_eq!(snapshot(&server.store), before);
+}

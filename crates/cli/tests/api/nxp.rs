@@ -226,7 +226,7 @@ fn hab_tree_has_cst_layout() {
         efuses
     );
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("fuses.py"), SPSDK_HAB_FUSES).unwrap();
+    fs::write(dir.path().join("fuses.py"), spsdk::HAB_FUSES).unwrap();
     let table = root.join("SRK_table.bin");
     let spsdk_fuses = run(dir.path(), &spsdk::python(), &["fuses.py", table.to_str().unwrap()]);
     assert_eq!(spsdk_fuses.trim(), hex::encode(&efuses));
@@ -469,12 +469,3 @@ fn hostile_descriptions_are_rejected() {
     );
     assert_eq!(snapshot(&server.store), before);
 }
-
-/// Prints the HAB4 fuse hash SPSDK computes from an SRK table file.
-const SPSDK_HAB_FUSES: &str = r#"
-import sys
-from spsdk.image.hab.hab_srk import SrkTable
-
-table = SrkTable.parse(open(sys.argv[1], "rb").read())
-print(table.export_fuses().hex())
-"#;

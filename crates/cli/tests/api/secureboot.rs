@@ -45,10 +45,6 @@ impl Fixture {
         self.dir.path()
     }
 
-    fn write(&self, name: &str, bytes: &[u8]) {
-        fs::write(self.path().join(name), bytes).unwrap();
-    }
-
     fn read(&self, name: &str) -> Vec<u8> {
         fs::read(self.path().join(name)).unwrap()
     }
@@ -75,59 +71,66 @@ impl Fixture {
     /// Checks `auth` against sign-efi-sig-list at the same time, and its
     /// PKCS#7 with openssl.
     fn check_auth(&self, variable: &str, signer: &str, esl: &[u8], auth: &[u8], append: bool) {
-        self.write("list.esl", esl);
-        let time = efi_time_text(&auth[..16]);
-        let mut args = vec!["-t", &time, "-k"];
-        let key = format!("{signer}.key");
-        let cert = format!("{signer}.crt");
-        args.extend([key.as_str(), "-c", cert.as_str()]);
-        if append {
-            args.push("-a");
-        }
-        args.extend([variable, "list.esl", "reference.auth"]);
-        run(self.path(), "sign-efi-sig-list", &args);
-        assert_eq!(
-            hex::encode(auth),
-            hex::encode(self.read("reference.auth")),
-            "{variable} differs from efitools"
-        );
-        assert_eq!(
-            &auth[auth.len() - esl.len()..],
-            esl,
-            "{variable} does not end with its list"
-        );
-
-        let dw_length = u32::from_le_bytes(auth[16..20].try_into().unwrap()) as usize;
-        let signed_data = &auth[AUTH_HEADER_LEN..16 + dw_length];
-        self.write("ci.der", &wrap_signed_data(signed_data));
-        let mut tbs_args = vec!["-o", "-t", &time];
-        if append {
-            tbs_args.push("-a");
-        }
-        tbs_args.extend([variable, "list.esl", "tbs.bin"]);
-        run(self.path(), "sign-efi-sig-list", &tbs_args);
-        run(
-            self.path(),
-            "openssl",
-            &[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                "ci.der",
-                "-content",
-                "tbs.bin",
-                "-CAfile",
-                &cert,
-                "-purpose",
-                "any",
-                "-out",
-                "/dev/null",
-            ],
-        );
+        check_auth(self.path(), variable, signer, esl, auth, append);
     }
+}
+
+/// Checks `auth` against `sign-efi-sig-list -t` at the same time, with
+/// `<signer>.key` and `<signer>.crt` from `dir`, and its PKCS#7 with
+/// `openssl cms -verify`.
+pub(crate) fn check_auth(dir: &Path, variable: &str, signer: &str, esl: &[u8], auth: &[u8], append: bool) {
+    fs::write(dir.join("list.esl"), esl).unwrap();
+    let time = efi_time_text(&auth[..16]);
+    let mut args = vec!["-t", &time, "-k"];
+    let key = format!("{signer}.key");
+    let cert = format!("{signer}.crt");
+    args.extend([key.as_str(), "-c", cert.as_str()]);
+    if append {
+        args.push("-a");
+    }
+    args.extend([variable, "list.esl", "reference.auth"]);
+    run(dir, "sign-efi-sig-list", &args);
+    assert_eq!(
+        hex::encode(auth),
+        hex::encode(fs::read(dir.join("reference.auth")).unwrap()),
+        "{variable} differs from efitools"
+    );
+    assert_eq!(
+        &auth[auth.len() - esl.len()..],
+        esl,
+        "{variable} does not end with its list"
+    );
+
+    let dw_length = u32::from_le_bytes(auth[16..20].try_into().unwrap()) as usize;
+    let signed_data = &auth[AUTH_HEADER_LEN..16 + dw_length];
+    fs::write(dir.join("ci.der"), wrap_signed_data(signed_data)).unwrap();
+    let mut tbs_args = vec!["-o", "-t", &time];
+    if append {
+        tbs_args.push("-a");
+    }
+    tbs_args.extend([variable, "list.esl", "tbs.bin"]);
+    run(dir, "sign-efi-sig-list", &tbs_args);
+    run(
+        dir,
+        "openssl",
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "ci.der",
+            "-content",
+            "tbs.bin",
+            "-CAfile",
+            &cert,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
 }
 
 /// Formats 16 GUID bytes (first three fields little-endian) as text.
