@@ -306,6 +306,39 @@ mod tests {
     }
 
     #[test]
+    fn mutated_archives_never_panic() {
+        let mut files = ArchiveFiles::new();
+        files.insert("x509/db.crt".into(), b"certificate".to_vec());
+        files.insert("pki/tree/crts/SRK1_crt.pem".into(), vec![7; 3000]);
+        let gzip = write_archive(&files, 1_700_000_000).unwrap();
+        let tar = {
+            let mut plain = Vec::new();
+            GzDecoder::new(gzip.as_slice()).read_to_end(&mut plain).unwrap();
+            plain
+        };
+
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..3000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Mutate the tar inside a valid gzip stream, so the tar reader
+            // sees the damage, and every third round the gzip bytes too.
+            let mut data = tar.clone();
+            let at = (state as usize) % data.len();
+            data[at] ^= (state >> 32) as u8 | 1;
+            let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(&data).unwrap();
+            let mut input = encoder.finish().unwrap();
+            if round % 3 == 0 {
+                let at = (state as usize >> 8) % input.len();
+                input[at] ^= 0x55;
+            }
+            let _ = read_archive(&input);
+        }
+    }
+
+    #[test]
     fn rejects_garbage() {
         assert!(matches!(read_archive(b"not gzip"), Err(ArchiveError::Format(_))));
     }
