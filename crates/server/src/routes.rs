@@ -4,6 +4,7 @@ pub(crate) mod backup;
 pub(crate) mod bootstrap;
 pub(crate) mod certificates;
 pub(crate) mod health;
+pub(crate) mod kmod;
 pub(crate) mod nxp;
 pub(crate) mod openpgp;
 pub(crate) mod rpi;
@@ -38,7 +39,7 @@ pub(crate) fn method_router(handler: Handler) -> MethodRouter<AppState> {
         Handler::SecureBootDbx => post(secureboot::sign_dbx),
         Handler::SecureBootGet => get(secureboot::get_variable),
         Handler::EfiSign => post(secureboot::sign_efi),
-        Handler::KmodSign => post(secureboot::sign_kmod),
+        Handler::KmodSign => post(kmod::sign_kmod),
         Handler::ImxList => get(nxp::list),
         Handler::ImxEfuses => get(nxp::efuses),
         Handler::ImxCreate => post(nxp::create),

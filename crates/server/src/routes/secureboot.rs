@@ -172,10 +172,10 @@ pub(crate) async fn get_variable(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SignPayloadRequest<'a> {
-    key_id: String,
+pub(crate) struct SignPayloadRequest<'a> {
+    pub(crate) key_id: String,
     #[serde(borrow)]
-    payload: Cow<'a, str>,
+    pub(crate) payload: Cow<'a, str>,
 }
 
 /// `POST /secureboot/efi`: the Authenticode-signed binary as `signed`.
@@ -191,23 +191,6 @@ pub(crate) async fn sign_efi(
 
     let signed = state
         .run(move |service| Ok(service.sign_efi_binary(&context, &key_id, &image)?))
-        .await?;
-    Ok(base64_response("signed", &signed))
-}
-
-/// `POST /kmod/sign`: the signed kernel module as `signed`.
-pub(crate) async fn sign_kmod(
-    State(state): State<AppState>,
-    Context(context): Context,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    let request: SignPayloadRequest<'_> = body.parse()?;
-    let module = decode_base64("payload", &request.payload)?;
-    let key_id = request.key_id;
-    drop(body);
-
-    let signed = state
-        .run(move |service| Ok(service.sign_kernel_module(&context, &key_id, &module)?))
         .await?;
     Ok(base64_response("signed", &signed))
 }
