@@ -88,9 +88,13 @@ pub(crate) fn parse_size(text: &str) -> anyhow::Result<usize> {
     let number: usize = digits
         .parse()
         .with_context(|| format!("size {text:?} must start with a whole number"))?;
-    number
+    let size = number
         .checked_mul(multiplier)
-        .with_context(|| format!("size {text:?} is too large"))
+        .with_context(|| format!("size {text:?} is too large"))?;
+    if size == 0 {
+        bail!("size {text:?} must be more than 0");
+    }
+    Ok(size)
 }
 
 /// Reads an environment variable, treating an empty value as unset.
@@ -109,5 +113,6 @@ mod tests {
         assert_eq!(parse_size("2G").unwrap(), 2 << 30);
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("MiB").is_err());
+        assert!(parse_size("0").is_err());
     }
 }

@@ -20,12 +20,19 @@ pub(crate) struct HealthArgs {
     /// Seconds to wait for the connection and for the response.
     #[arg(long, default_value_t = 5)]
     timeout: u64,
+
+    /// Check over HTTPS, as a server started with --tls-cert serves; set when BALENASIGN_TLS_CERT is.
+    #[arg(long, env = "BALENASIGN_TLS_CERT", value_name = "SERVER_CERT")]
+    tls_cert: Option<std::path::PathBuf>,
 }
 
 /// Succeeds when `GET /health` returns 200.
 pub(crate) fn run(args: HealthArgs) -> anyhow::Result<()> {
     let address = reachable(args.listen);
     let timeout = Duration::from_secs(args.timeout);
+    if args.tls_cert.is_some() {
+        return check_https(address, timeout);
+    }
 
     let mut stream =
         TcpStream::connect_timeout(&address, timeout).with_context(|| format!("cannot connect to {address}"))?;
@@ -41,6 +48,10 @@ pub(crate) fn run(args: HealthArgs) -> anyhow::Result<()> {
         .take(MAX_RESPONSE)
         .read_to_end(&mut response)
         .with_context(|| format!("no response from {address}"))?;
+    // 0x15 is a TLS alert record: the server speaks HTTPS.
+    if response.first() == Some(&0x15) {
+        bail!("{address} answered with TLS; give --tls-cert (or BALENASIGN_TLS_CERT) to check over HTTPS");
+    }
     let response = String::from_utf8_lossy(&response);
     let status_line = response.lines().next().unwrap_or_default();
     if status_line.split(' ').nth(1) != Some("200") {
@@ -60,4 +71,30 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, listen.port())
+}
+
+/// Checks `https://<address>/health`. The certificate is not verified: the
+/// check only asks whether this host's server is alive, and sends nothing
+/// secret.
+fn check_https(address: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .danger_accept_invalid_certs(true)
+            .build()?;
+        let url = format!("https://{address}/health");
+        let response = client
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            let body = response.text().await.unwrap_or_default();
+            bail!("{url} returned {status}: {}", body.trim());
+        }
+        println!("ok");
+        Ok(())
+    })
 }

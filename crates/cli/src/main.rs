@@ -49,6 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    unset_empty_settings();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.store, args),
@@ -65,5 +66,31 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Environment variables that configure balena-sign, by name or prefix.
+const SETTING_PREFIX: &str = "BALENASIGN_";
+const SETTINGS: [&str; 5] = [
+    "RUST_LOG",
+    "FLEET_ID",
+    "BALENA_APP_ID",
+    "BALENA_API_DOMAIN",
+    "BALENA_API_URL",
+];
+
+/// Treats settings set to the empty string as unset, since compose files
+/// and unit files often clear a variable with `NAME=`. Runs before any
+/// thread starts, so changing the environment is sound.
+fn unset_empty_settings() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(name, value)| {
+            let name = name.to_string_lossy();
+            value.is_empty() && (name.starts_with(SETTING_PREFIX) || SETTINGS.contains(&name.as_ref()))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    for name in empty {
+        std::env::remove_var(name);
     }
 }

@@ -12,12 +12,10 @@ pub enum StoreError {
     /// An item with that id exists already; the store never overwrites.
     #[error("{kind} '{id}' already exists")]
     AlreadyExists { kind: &'static str, id: String },
+    // The reason is in the message, not a source, so an error chain does
+    // not print it twice.
     #[error("invalid {kind} id: {source}")]
-    InvalidId {
-        kind: &'static str,
-        #[source]
-        source: IdError,
-    },
+    InvalidId { kind: &'static str, source: IdError },
     /// A path in the store is writable by group or others, or is not what
     /// the store expects there.
     #[error("unsafe key store: {path}: {reason}")]

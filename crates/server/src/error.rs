@@ -49,6 +49,10 @@ pub enum ApiError {
         kind: &'static str,
         id: String,
     },
+    /// The request conflicts with stored material.
+    Conflict {
+        message: String,
+    },
     /// The API key's limits do not allow the operation.
     Forbidden {
         reason: String,
@@ -77,7 +81,7 @@ impl ApiError {
             Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::AlreadyExists { .. } => StatusCode::CONFLICT,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,7 +102,7 @@ impl ApiError {
             Self::NotFound { .. } => "NOT_FOUND",
             Self::RouteNotFound => "ROUTE_NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => "ALREADY_EXISTS",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
@@ -119,6 +123,7 @@ impl ApiError {
             Self::RouteNotFound => "no such endpoint".into(),
             Self::MethodNotAllowed => "method not allowed on this endpoint".into(),
             Self::AlreadyExists { kind, id } => format!("{kind} '{id}' already exists"),
+            Self::Conflict { message } => message.clone(),
             Self::Forbidden { reason } => format!("forbidden: {reason}"),
             Self::AuditUnavailable => {
                 "the audit log cannot be written, so the request was not carried out; the server log has the details"
@@ -159,6 +164,7 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::NotFound { kind, id } => Self::NotFound { kind, id },
             ServiceError::AlreadyExists { kind, id } => Self::AlreadyExists { kind, id },
+            ServiceError::Conflict(message) => Self::Conflict { message },
             ServiceError::Forbidden(reason) => Self::Forbidden { reason },
             ServiceError::Unauthorized(reason) => Self::Unauthorized { reason },
             ServiceError::AuditUnavailable => Self::AuditUnavailable,

@@ -53,7 +53,13 @@ impl JsonBody {
             let path = err.path().to_string();
             let inner = err.into_inner();
             let reason = without_position(&inner);
-            if let Some(field) = missing_field(&reason) {
+            if let Some(name) = missing_field(&reason) {
+                // The path names the object the field is missing from.
+                let field = if path.is_empty() || path == "." {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
                 return ApiError::InvalidField {
                     field,
                     reason: "is required".into(),

@@ -11,6 +11,9 @@ pub enum ServiceError {
     NotFound { kind: &'static str, id: String },
     #[error("{kind} '{id}' already exists")]
     AlreadyExists { kind: &'static str, id: String },
+    /// The request conflicts with stored material; the message says how.
+    #[error("{0}")]
+    Conflict(String),
     /// A secret in the request (a backup passphrase) is wrong.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -31,7 +34,7 @@ impl ServiceError {
         match self {
             Self::InvalidField { .. } => "INVALID_FIELD",
             Self::NotFound { .. } => "NOT_FOUND",
-            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::AlreadyExists { .. } | Self::Conflict(_) => "ALREADY_EXISTS",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::AuditUnavailable => "AUDIT_UNAVAILABLE",

@@ -135,12 +135,17 @@ impl Service {
                 let esl = self.list_signature_lists(list)?;
                 let auth = self.sign_variable(variable, &esl, signing_key_id, append)?;
                 self.store_list(list, &esl)?;
-                self.store().create_file_new(
-                    &auth_path,
-                    &auth,
-                    "signed variable",
-                    &format!("{} for {list_hash}", variable.name()),
-                )?;
+                let description = format!("{} for certificates {}", variable.name(), list.ids().join(","));
+                self.store()
+                    .create_file_new(&auth_path, &auth, "signed variable", &description)
+                    .map_err(|err| match err {
+                        StoreError::AlreadyExists { .. } => ServiceError::Conflict(format!(
+                            "variable {description} is already signed; fetch it with GET /secureboot/{}/{}",
+                            variable.name().to_lowercase(),
+                            list.ids().join(",")
+                        )),
+                        other => other.into(),
+                    })?;
                 tracing::info!(variable = variable.name(), list = %list_hash, signing_key_id, "signed stored variable");
                 Ok(SignedVariable(auth))
             },

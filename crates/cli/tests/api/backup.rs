@@ -218,7 +218,11 @@ fn conflicting_import_changes_nothing() {
     );
     let before = snapshot(&target.store);
     let reply = import(&target, &backup.json);
-    assert_error(&reply, 409, &["shared"]);
+    assert_error(
+        &reply,
+        409,
+        &["certificate 'shared' already exists", "nothing was imported"],
+    );
     assert_eq!(snapshot(&target.store), before);
     assert_error(&target.get("/cert/only-in-backup"), 404, &[]);
 }

@@ -56,6 +56,27 @@ fn https_serves_curl() {
         .unwrap();
     assert!(!plain.status.success(), "plain HTTP must not work on an HTTPS server");
     assert!(server.logs().contains("\"scheme\":\"https\""));
+
+    // The container health check follows the server's scheme.
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let health = |tls: bool| {
+        let mut command = Command::new(crate::common::binary());
+        command.args(["health", "--listen", &format!("127.0.0.1:{port}")]);
+        if tls {
+            command.env("BALENASIGN_TLS_CERT", dir.path().join("tls.crt"));
+        }
+        command.output().unwrap()
+    };
+    let over_https = health(true);
+    assert!(
+        over_https.status.success(),
+        "{}",
+        String::from_utf8_lossy(&over_https.stderr)
+    );
+    let over_http = health(false);
+    assert!(!over_http.status.success());
+    let message = String::from_utf8_lossy(&over_http.stderr);
+    assert!(message.contains("answered with TLS"), "{message}");
 }
 
 #[test]

@@ -264,7 +264,7 @@ fn second_signing_is_409_once() {
     assert_error(
         &fixture.server.post("/secureboot/pk", &json!({ "key_id": "pk" })),
         409,
-        &["already exists"],
+        &["already signed", "GET /secureboot/pk/pk"],
     );
 }
 

@@ -101,3 +101,31 @@ fn restart_keeps_keys_and_initial_api_key() {
     assert_eq!(again.get("/cert/kept").field("cert"), pem);
     assert_eq!(again.post("/rsa/key", &json!({})).status, 200);
 }
+
+#[test]
+fn empty_settings_count_as_unset() {
+    let server = Server::start_with(ServerOptions {
+        env: vec![
+            ("BALENASIGN_MAX_BODY".into(), String::new()),
+            ("BALENASIGN_AUDIT_LOG".into(), String::new()),
+            ("BALENASIGN_TLS_CERT".into(), String::new()),
+            ("FLEET_ID".into(), String::new()),
+            ("RUST_LOG".into(), String::new()),
+        ],
+        ..ServerOptions::default()
+    });
+    assert!(server.logs().contains("\"max_body\":536870912"), "{}", server.logs());
+    assert!(server.store.join("audit.jsonl").exists());
+    assert_eq!(server.post("/rsa/key", &json!({})).status, 200);
+}
+
+#[test]
+fn zero_body_limit_is_rejected() {
+    let err = Server::try_start(ServerOptions {
+        args: vec!["--max-body".into(), "0".into()],
+        ..ServerOptions::default()
+    })
+    .err()
+    .expect("started with a zero body limit");
+    assert!(err.contains("must be more than 0"), "{err}");
+}

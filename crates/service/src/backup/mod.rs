@@ -256,10 +256,10 @@ impl Service {
                     planned.present = true
                 }
                 Ok(_) => {
-                    return Err(ServiceError::AlreadyExists {
-                        kind: planned.kind,
-                        id: format!("{} (with different contents in the backup)", planned.id),
-                    })
+                    return Err(ServiceError::Conflict(format!(
+                        "{} '{}' already exists with different contents than in the backup; nothing was imported",
+                        planned.kind, planned.id
+                    )))
                 }
                 Err(StoreError::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
