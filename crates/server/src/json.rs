@@ -97,11 +97,16 @@ fn body_error_reason(err: &serde_json::Error, reason: String) -> String {
     }
 }
 
-/// serde_json's message without its " at line L column C" suffix.
+/// serde_json's message without its " at line L column C" suffix, and
+/// without the Rust type names it names as expected objects.
 fn without_position(err: &serde_json::Error) -> String {
     let message = err.to_string();
-    match message.rfind(" at line ") {
+    let message = match message.rfind(" at line ") {
         Some(index) => message[..index].to_owned(),
+        None => message,
+    };
+    match message.find("expected struct ") {
+        Some(index) => format!("{}expected a JSON object", &message[..index]),
         None => message,
     }
 }

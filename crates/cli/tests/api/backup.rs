@@ -481,6 +481,15 @@ fn bootstrap_bad_input_is_rejected() {
     let mut duplicate = bootstrap_body("x");
     duplicate["certificates"]["db"]["cert_id"] = json!("x-pk");
     cases.push((duplicate, &["`certificates`", "x-pk"]));
+    let mut not_object = bootstrap_body("x");
+    not_object["rsa"] = json!(true);
+    cases.push((not_object, &["`rsa`", "expected a JSON object"]));
+    let mut missing_nested = bootstrap_body("x");
+    missing_nested["certificates"]["kek"]
+        .as_object_mut()
+        .unwrap()
+        .remove("cert_id");
+    cases.push((missing_nested, &["`certificates.kek.cert_id`", "required"]));
     let mut unknown = bootstrap_body("x");
     unknown["certificates"]["mok"] = json!({});
     cases.push((unknown, &["`certificates.mok`"]));
