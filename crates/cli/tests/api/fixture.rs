@@ -1,7 +1,7 @@
-//! Imports the backup that the older Python service exported
-//! (`shared/fixtures/original-export` beside the repository) and proves that
-//! every key came across: the public material served equals what the older
-//! service served, and new signatures verify against it.
+//! Imports a backup that the older Python service exported, kept with the
+//! public material that service served, and proves that every key came
+//! across: the public material served equals the recorded one, and new
+//! signatures verify against it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
