@@ -133,7 +133,7 @@ pub fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
     // Most clients send plain standard base64: the SIMD decoder takes it as
     // it is, without a scan for the other forms first.
     let bytes = text.as_bytes();
-    let fast = if bytes.len() % 4 == 0 {
+    let fast = if bytes.len().is_multiple_of(4) {
         base64_simd::STANDARD.decode_to_vec(bytes)
     } else {
         base64_simd::STANDARD_NO_PAD.decode_to_vec(bytes)
