@@ -16,32 +16,60 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Signing server for balenaOS builds: keys are generated here and never leave.
+/// Signing server for balenaOS builds: keys are generated here and leave
+/// only inside encrypted backups.
 #[derive(Parser)]
 #[command(name = "balena-sign", version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The key store, for the commands that work on one.
+#[derive(clap::Args)]
+struct StoreArgs {
     /// Key store folder.
     #[arg(long, env = "BALENASIGN_STORE", default_value = "./balena-sign-data", global = true)]
     store: PathBuf,
-
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API.
-    Serve(serve::ServeArgs),
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        args: serve::ServeArgs,
+    },
     /// Manage local API keys (used when FLEET_ID is not set).
-    #[command(subcommand)]
-    ApiKey(api_key::ApiKeyCommand),
+    ApiKey {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: api_key::ApiKeyCommand,
+    },
     /// Write an encrypted backup of a stopped store, as POST /export does.
-    Export(backup::ExportArgs),
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        args: backup::ExportArgs,
+    },
     /// Merge an encrypted backup into a stopped store, as POST /import does.
-    Import(backup::ImportArgs),
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        args: backup::ImportArgs,
+    },
     /// Read and check the audit log.
-    #[command(subcommand)]
-    Audit(audit::AuditCommand),
+    Audit {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Call a balena-sign server: sign files and fetch public keys.
     Client(client::ClientArgs),
     /// Check that a running server returns 200 for GET /health (for container health checks).
@@ -52,11 +80,11 @@ fn main() -> ExitCode {
     unset_empty_settings();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(&cli.store, args),
-        Command::ApiKey(command) => api_key::run(&cli.store, command),
-        Command::Audit(command) => audit::run(&cli.store, command),
-        Command::Export(args) => backup::export(&cli.store, args),
-        Command::Import(args) => backup::import(&cli.store, args),
+        Command::Serve { store, args } => serve::run(&store.store, args),
+        Command::ApiKey { store, command } => api_key::run(&store.store, command),
+        Command::Audit { store, command } => audit::run(&store.store, command),
+        Command::Export { store, args } => backup::export(&store.store, args),
+        Command::Import { store, args } => backup::import(&store.store, args),
         Command::Client(args) => client::run(args),
         Command::Health(args) => health::run(args),
     };

@@ -12,6 +12,10 @@ use balena_sign_auth::AuthError;
 use balena_sign_service::ServiceError;
 use serde_json::json;
 
+/// Kind name of OpenPGP keys in not-found errors; a short id gets a hint.
+const OPENPGP_KEY: &str = "OpenPGP key";
+const OPENPGP_FINGERPRINT_DIGITS: usize = 40;
+
 /// Maximum length of an error message sent to a client, so that a huge
 /// invalid input is not echoed back.
 const MAX_MESSAGE_LEN: usize = 512;
@@ -119,6 +123,9 @@ impl ApiError {
             Self::InvalidApiKey => "invalid API key".into(),
             Self::Unauthorized { reason } => reason.clone(),
             Self::AuthUnavailable => "cannot check the API key now; try again later".into(),
+            Self::NotFound { kind, id } if *kind == OPENPGP_KEY && id.len() != OPENPGP_FINGERPRINT_DIGITS => {
+                format!("{kind} '{id}' not found; name a key by its full {OPENPGP_FINGERPRINT_DIGITS}-hex-digit fingerprint")
+            }
             Self::NotFound { kind, id } => format!("{kind} '{id}' not found"),
             Self::RouteNotFound => "no such endpoint".into(),
             Self::MethodNotAllowed => "method not allowed on this endpoint".into(),
