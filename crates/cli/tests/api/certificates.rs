@@ -41,7 +41,8 @@ fn layout(dir: &Path, cert: &str) -> Vec<String> {
             line.starts_with("Version")
                 || line.starts_with("Signature Algorithm")
                 || line.starts_with("X509v3")
-                || line.starts_with("CA:")
+                || *line == "CA:TRUE"
+                || *line == "CA:FALSE"
                 || line.starts_with("Public-Key")
                 || line.contains("STRING:")
         })
