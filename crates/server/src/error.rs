@@ -12,10 +12,6 @@ use balena_sign_auth::AuthError;
 use balena_sign_service::ServiceError;
 use serde_json::json;
 
-/// Kind name of OpenPGP keys in not-found errors; a short id gets a hint.
-const OPENPGP_KEY: &str = "OpenPGP key";
-const OPENPGP_FINGERPRINT_DIGITS: usize = 40;
-
 /// Maximum length of an error message sent to a client, so that a huge
 /// invalid input is not echoed back.
 const MAX_MESSAGE_LEN: usize = 512;
@@ -46,6 +42,8 @@ pub enum ApiError {
     NotFound {
         kind: &'static str,
         id: String,
+        /// How to name the item, when the id was of the wrong form.
+        hint: Option<&'static str>,
     },
     RouteNotFound,
     MethodNotAllowed,
@@ -123,10 +121,12 @@ impl ApiError {
             Self::InvalidApiKey => "invalid API key".into(),
             Self::Unauthorized { reason } => reason.clone(),
             Self::AuthUnavailable => "cannot check the API key now; try again later".into(),
-            Self::NotFound { kind, id } if *kind == OPENPGP_KEY && id.len() != OPENPGP_FINGERPRINT_DIGITS => {
-                format!("{kind} '{id}' not found; name a key by its full {OPENPGP_FINGERPRINT_DIGITS}-hex-digit fingerprint")
-            }
-            Self::NotFound { kind, id } => format!("{kind} '{id}' not found"),
+            Self::NotFound { kind, id, hint: None } => format!("{kind} '{id}' not found"),
+            Self::NotFound {
+                kind,
+                id,
+                hint: Some(hint),
+            } => format!("{kind} '{id}' not found; {hint}"),
             Self::RouteNotFound => "no such endpoint".into(),
             Self::MethodNotAllowed => "method not allowed on this endpoint".into(),
             Self::AlreadyExists { kind, id } => format!("{kind} '{id}' already exists"),
@@ -169,7 +169,12 @@ impl From<ServiceError> for ApiError {
                 field: field.to_owned(),
                 reason,
             },
-            ServiceError::NotFound { kind, id } => Self::NotFound { kind, id },
+            ServiceError::NotFound { kind, id } => Self::NotFound { kind, id, hint: None },
+            ServiceError::NotFoundWithHint { kind, id, hint } => Self::NotFound {
+                kind,
+                id,
+                hint: Some(hint),
+            },
             ServiceError::AlreadyExists { kind, id } => Self::AlreadyExists { kind, id },
             ServiceError::Conflict(message) => Self::Conflict { message },
             ServiceError::Forbidden(reason) => Self::Forbidden { reason },

@@ -1,6 +1,7 @@
 //! The JSON seam: every request body goes through [`JsonBody`], so malformed
 //! input gets the API's error shape and names the field at fault.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use axum::extract::{FromRequest, Request};
@@ -43,7 +44,25 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
+/// The body of every endpoint that signs a payload with a named key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignPayloadRequest<'a> {
+    key_id: String,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
+}
+
 impl JsonBody {
+    /// Parses `{"key_id": ..., "payload": <base64>}`, decodes the payload and
+    /// frees the body before the signing starts, so a large payload is held
+    /// once decoded, not also as base64.
+    pub fn into_key_and_payload(self) -> Result<(String, Vec<u8>), ApiError> {
+        let request: SignPayloadRequest<'_> = self.parse()?;
+        let payload = decode_base64("payload", &request.payload)?;
+        Ok((request.key_id, payload))
+    }
+
     /// Parses the body into `T`, naming the field on error. Strings without
     /// escapes are borrowed from the body, so large payloads are not copied.
     pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ApiError> {

@@ -9,9 +9,16 @@ pub enum ServiceError {
     InvalidField { field: &'static str, reason: String },
     #[error("{kind} '{id}' not found")]
     NotFound { kind: &'static str, id: String },
+    /// Like `NotFound`, with a hint on how to name the item.
+    #[error("{kind} '{id}' not found; {hint}")]
+    NotFoundWithHint {
+        kind: &'static str,
+        id: String,
+        hint: &'static str,
+    },
     #[error("{kind} '{id}' already exists")]
     AlreadyExists { kind: &'static str, id: String },
-    /// The request conflicts with stored material; the message says how.
+    /// The request conflicts with stored material, as the message explains.
     #[error("{0}")]
     Conflict(String),
     /// A secret in the request (a backup passphrase) is wrong.
@@ -33,7 +40,7 @@ impl ServiceError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidField { .. } => "INVALID_FIELD",
-            Self::NotFound { .. } => "NOT_FOUND",
+            Self::NotFound { .. } | Self::NotFoundWithHint { .. } => "NOT_FOUND",
             Self::AlreadyExists { .. } | Self::Conflict(_) => "ALREADY_EXISTS",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",

@@ -178,7 +178,14 @@ impl Service {
         let normalized = fingerprint.to_ascii_uppercase();
         let is_full =
             normalized.len() == 2 * openpgp::FINGERPRINT_LEN && normalized.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_full || !self.openpgp_keys.exists(&normalized) {
+        if !is_full {
+            return Err(ServiceError::NotFoundWithHint {
+                kind: "OpenPGP key",
+                id: fingerprint.to_owned(),
+                hint: "name a key by its full 40-hex-digit fingerprint",
+            });
+        }
+        if !self.openpgp_keys.exists(&normalized) {
             return Err(ServiceError::NotFound {
                 kind: "OpenPGP key",
                 id: fingerprint.to_owned(),

@@ -1,7 +1,5 @@
 //! `/gpg/...`: OpenPGP keys and detached signatures for GRUB.
 
-use std::borrow::Cow;
-
 use axum::extract::{Path, State};
 use axum::Json;
 use balena_sign_service::CreateOpenPgpKey;
@@ -9,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::json::{decode_base64, encode_base64, Count, JsonBody};
+use crate::json::{encode_base64, Count, JsonBody};
 use crate::middleware::Context;
 use crate::AppState;
 
@@ -59,24 +57,13 @@ pub(crate) async fn create_key(
     Ok(Json(json!({ "fingerprint": fingerprint })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignRequest<'a> {
-    key_id: String,
-    #[serde(borrow)]
-    payload: Cow<'a, str>,
-}
-
 /// `POST /gpg/sign`: a binary detached signature over the payload, base64.
 pub(crate) async fn sign(
     State(state): State<AppState>,
     Context(context): Context,
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let request: SignRequest<'_> = body.parse()?;
-    let payload = decode_base64("payload", &request.payload)?;
-    let key_id = request.key_id;
-    drop(body);
+    let (key_id, payload) = body.into_key_and_payload()?;
 
     let signature = state
         .run(move |service| Ok(service.openpgp_sign(&context, &key_id, &payload)?))

@@ -1,14 +1,12 @@
 //! `/rsa/...`: Raspberry Pi secure-boot keys and digest files.
 
-use std::borrow::Cow;
-
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::json::{decode_base64, encode_base64, JsonBody};
+use crate::json::{encode_base64, JsonBody};
 use crate::middleware::Context;
 use crate::AppState;
 
@@ -39,24 +37,13 @@ pub(crate) async fn create_key(
     Ok(Json(json!({ "fingerprint": id })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignRequest<'a> {
-    key_id: String,
-    #[serde(borrow)]
-    payload: Cow<'a, str>,
-}
-
 /// `POST /rsa/sign`: the rpi-eeprom digest file for the payload, base64.
 pub(crate) async fn sign(
     State(state): State<AppState>,
     Context(context): Context,
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let request: SignRequest<'_> = body.parse()?;
-    let payload = decode_base64("payload", &request.payload)?;
-    let key_id = request.key_id;
-    drop(body);
+    let (key_id, payload) = body.into_key_and_payload()?;
 
     let digest_file = state
         .run(move |service| Ok(service.rsa_sign(&context, &key_id, &payload)?))

@@ -170,24 +170,13 @@ pub(crate) async fn get_variable(
     })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SignPayloadRequest<'a> {
-    pub(crate) key_id: String,
-    #[serde(borrow)]
-    pub(crate) payload: Cow<'a, str>,
-}
-
 /// `POST /secureboot/efi`: the Authenticode-signed binary as `signed`.
 pub(crate) async fn sign_efi(
     State(state): State<AppState>,
     Context(context): Context,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let request: SignPayloadRequest<'_> = body.parse()?;
-    let image = decode_base64("payload", &request.payload)?;
-    let key_id = request.key_id;
-    drop(body);
+    let (key_id, image) = body.into_key_and_payload()?;
 
     let signed = state
         .run(move |service| Ok(service.sign_efi_binary(&context, &key_id, &image)?))
