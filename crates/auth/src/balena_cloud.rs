@@ -4,8 +4,8 @@
 //! `Authorization: Bearer <key>` returns 200 with a non-empty `d` array.
 //!
 //! Accepted keys are cached by their SHA-256 for a short time. When the API
-//! cannot answer (timeout, connection error, 5xx) the request fails with 503:
-//! an outage never turns into an accepted key.
+//! does not respond usefully (timeout, connection error, 5xx), the request
+//! fails with 503, so an outage never turns into an accepted key.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -78,7 +78,7 @@ impl Scenario {
         }
     }
 
-    /// The key size whose raw sign rate is the reference.
+    /// Returns the key size whose raw sign rate is the reference.
     fn key_size(self) -> RsaKeySize {
         match self {
             Self::GpgSign | Self::KmodSign => RsaKeySize::Rsa4096,
@@ -295,14 +295,14 @@ async fn send_until(server: &BenchServer, request: &Request, deadline: Instant) 
         let started = Instant::now();
         let status = server.post_bytes(request.path, request.body.clone()).await?;
         if status != 200 {
-            bail!("{} answered {status}", request.path);
+            bail!("{} returned {status}", request.path);
         }
         latencies.push(started.elapsed());
     }
     Ok(latencies)
 }
 
-/// The `fraction` percentile of `samples` in milliseconds.
+/// Returns the `fraction` percentile of `samples` in milliseconds.
 fn percentile(samples: &[Duration], fraction: f64) -> f64 {
     if samples.is_empty() {
         return 0.0;

@@ -57,7 +57,7 @@ impl BenchServer {
                 break event["address"].as_str().context("no address")?.to_owned();
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
+        // Drain the log for the server's lifetime, so it cannot block on a full pipe.
         std::thread::spawn(move || for _ in lines {});
 
         let api_key = std::fs::read_to_string(store.path().join("store/initial-api-key"))?
@@ -90,7 +90,7 @@ impl BenchServer {
         let status = response.status();
         let value: Value = response.json().await?;
         if !status.is_success() {
-            bail!("{path} answered {status}: {value}");
+            bail!("{path} returned {status}: {value}");
         }
         Ok(value)
     }

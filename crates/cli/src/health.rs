@@ -50,7 +50,7 @@ pub(crate) fn run(args: HealthArgs) -> anyhow::Result<()> {
         .with_context(|| format!("no response from {address}"))?;
     // 0x15 is a TLS alert record: the server speaks HTTPS.
     if response.first() == Some(&0x15) {
-        bail!("{address} answered with TLS; give --tls-cert (or BALENASIGN_TLS_CERT) to check over HTTPS");
+        bail!("{address} responded with TLS; give --tls-cert (or BALENASIGN_TLS_CERT) to check over HTTPS");
     }
     let response = String::from_utf8_lossy(&response);
     let status_line = response.lines().next().unwrap_or_default();
@@ -62,8 +62,8 @@ pub(crate) fn run(args: HealthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The loopback address of the same family when the server listens on
-/// every address.
+/// Returns the loopback address of the same family when the server
+/// listens on every address.
 fn reachable(listen: SocketAddr) -> SocketAddr {
     let ip = match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -74,7 +74,7 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
 }
 
 /// Checks `https://<address>/health`. The certificate is not verified: the
-/// check only asks whether this host's server is alive, and sends nothing
+/// check only tests whether this host's server is alive, and sends nothing
 /// secret.
 fn check_https(address: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

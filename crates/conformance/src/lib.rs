@@ -35,7 +35,7 @@ impl Scratch {
         self.dir.path().join(name)
     }
 
-    /// The folder itself.
+    /// Returns the folder itself.
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

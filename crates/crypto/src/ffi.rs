@@ -23,8 +23,8 @@ pub(crate) struct RsaHandle {
 }
 
 // SAFETY: AWS-LC documents `RSA` objects as safe to use from several threads
-// at once for private-key operations; the blinding state they mutate is
-// guarded by a lock inside the object. The handle never hands out the pointer.
+// at once for private-key operations, because a lock inside the object guards
+// the blinding state they change. The handle never hands out the pointer.
 unsafe impl Send for RsaHandle {}
 // SAFETY: see `Send`; every method takes `&self` and only calls thread-safe
 // AWS-LC functions.

@@ -62,7 +62,7 @@ pub enum SignerError {
 /// Keys may live in files today and in an HSM later; the formats only see
 /// this trait.
 pub trait Signer: Send + Sync {
-    /// The public key as DER `SubjectPublicKeyInfo`.
+    /// Returns the public key as DER `SubjectPublicKeyInfo`.
     fn public_key_der(&self) -> &[u8];
 
     /// Size of the RSA modulus in bytes, which is also the signature size.

@@ -22,8 +22,8 @@ const BASE64_GROUP_CHARS: usize = 4;
 /// Bytes that one group of base64 characters encodes.
 const BASE64_GROUP_BYTES: usize = 3;
 
-/// Base64 characters decoded at a time; a multiple of the group size, so
-/// that every chunk but the last holds whole groups and no padding.
+/// Base64 characters decoded at a time. It is a multiple of the group size,
+/// so every chunk but the last contains whole groups and no padding.
 const DECODE_CHUNK_CHARS: usize = 64 << 10;
 
 /// An output file being written; dropped without [`Self::commit`], its

@@ -332,7 +332,7 @@ fn export_wipe_import_restores_everything() {
     );
 }
 
-/// Every key file of the store by path, without the audit log and API keys.
+/// Reads every key file of the store by path, without the audit log and API keys.
 fn key_files(store: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
     snapshot(store)
         .into_iter()

@@ -33,7 +33,7 @@ fn sign(server: &Server, image: &[u8]) -> Vec<u8> {
     b64decode(reply.field("signed"))
 }
 
-/// The signingTime of the last signature in `file`, as faketime reads it.
+/// Returns the signingTime of the last signature in `file`, as faketime reads it.
 fn signing_time(dir: &Path, file: &str) -> String {
     run(
         dir,

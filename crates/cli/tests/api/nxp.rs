@@ -29,7 +29,7 @@ fn tree(server: &Server, pki_id: &str) -> std::path::PathBuf {
     server.store.join("pki").join(pki_id)
 }
 
-/// The description the balenaOS build sends for a kernel.
+/// Returns the description the balenaOS build sends for a kernel.
 fn kernel_description(length: usize) -> String {
     format!(
         r#"[Header]
@@ -70,7 +70,7 @@ fn kernel_description(length: usize) -> String {
     )
 }
 
-/// A kernel padded to a multiple of 12288 bytes, followed by its IVT.
+/// Returns a kernel padded to a multiple of 12288 bytes, followed by its IVT.
 fn kernel_payload() -> Vec<u8> {
     let mut image: Vec<u8> = (0..40_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     image.resize(image.len().div_ceil(PADDING) * PADDING, 0);
@@ -373,7 +373,7 @@ fn ahab_container_verifies_with_spsdk() {
     );
     assert!(verified.status.success(), "nxpimage ahab verify failed:\n{output}");
 
-    // SPSDK reads our table back and hashes it as the efuses say.
+    // SPSDK reads our table back and computes the same hash as the efuses.
     fs::write(dir.path().join("table.py"), spsdk::AHAB_SRK_TABLE).unwrap();
     let table = root.join("SRK_table.bin");
     let parsed = run(dir.path(), &spsdk::python(), &["table.py", table.to_str().unwrap()]);

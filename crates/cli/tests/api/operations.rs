@@ -76,7 +76,7 @@ fn https_serves_curl() {
     let over_http = health(false);
     assert!(!over_http.status.success());
     let message = String::from_utf8_lossy(&over_http.stderr);
-    assert!(message.contains("answered with TLS"), "{message}");
+    assert!(message.contains("responded with TLS"), "{message}");
 }
 
 #[test]

@@ -49,8 +49,8 @@ impl Fixture {
         fs::read(self.path().join(name)).unwrap()
     }
 
-    /// The signature list cert-to-efi-sig-list makes for the certificates,
-    /// each with the owner GUID our list uses.
+    /// Builds with cert-to-efi-sig-list the signature list of the
+    /// certificates, each with the owner GUID our list uses.
     fn reference_list(&self, ids: &[&str], ours: &[u8]) -> Vec<u8> {
         let mut reference = Vec::new();
         let mut offset = 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Calls balena-sign as the balenaOS build does: curl and jq, payloads as
-# base64 inside JSON, answers piped through `base64 -d`. Each output is then
+# base64 inside JSON, responses piped through `base64 -d`. Each output is then
 # checked with openssl. Needs SIGN_API, SIGN_API_KEY and WORK (a scratch folder).
 set -euo pipefail
 : "${SIGN_API:?}" "${SIGN_API_KEY:?}" "${WORK:?}"

@@ -32,7 +32,7 @@ use crate::rsa_key::{RsaPublicKey, RSA_ENCRYPTION};
 use crate::signer::{HashAlgorithm, Signer, SignerError};
 use crate::x509::CertificateError;
 
-/// Why a CMS signature could not be made.
+/// Error making a CMS signature.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CmsError {
@@ -92,7 +92,7 @@ pub(crate) fn signature_len(
     Ok(placeholder.len())
 }
 
-/// Checks that `signer` holds the private half of the certificate's key,
+/// Checks that `signer` has the private half of the certificate's key,
 /// since a mismatch gives a signature that the boot ROM rejects.
 pub(crate) fn check_signer_matches(certificate: &Certificate, signer: &dyn Signer) -> Result<(), CmsError> {
     let certificate_key = certificate
